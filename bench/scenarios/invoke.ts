@@ -1,0 +1,344 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { commonOptionSpec, commonUsage, positiveInteger, resolveCommon, UsageError, type CommonSettings } from '../lib/cli.js';
+import { findExecutable } from '../lib/executables.js';
+import { probeUntil } from '../lib/http-probe.js';
+import { repoRoot, writeResults } from '../lib/layout.js';
+import { LoadWorker } from '../lib/load-client.js';
+import { makeBody, type LoadOutcome, type PacedOutcome } from '../lib/load-protocol.js';
+import { startNginx } from '../lib/nginx.js';
+import { pinSelf } from '../lib/pinning.js';
+import { freePorts } from '../lib/ports.js';
+import { cpuBetween, cpuResolutionMicros, peakRssBytes, snapshotCpu, type CpuSnapshot } from '../lib/procfs.js';
+import { ProcessGroup, type ManagedProcess } from '../lib/processes.js';
+import type { Scenario } from '../lib/scenario.js';
+import { startSidecar } from '../lib/sidecar.js';
+import { makeTempDir, removeTempDir } from '../lib/tempdir.js';
+import { runWrk } from '../lib/wrk.js';
+import {
+  checkTargets,
+  derivePathFigures,
+  invokePaths,
+  renderPathTable,
+  renderTargets,
+  type InvokePath,
+  type PathMeasurement,
+  type ProcessUse,
+  type SaturationGenerator,
+  type ServerRole,
+} from './invoke-report.js';
+
+const echoServerScript = fileURLToPath(new URL('../apps/echo-server.js', import.meta.url));
+const bodyBytes = 1024;
+const preflightDeadlineMs = 15_000;
+
+interface InvokeSettings extends CommonSettings {
+  readonly paths: readonly InvokePath[];
+  readonly rate: number;
+  readonly connections: number;
+  readonly saturationConnections: number;
+  /** Forced saturation generator; undefined = wrk when installed, else autocannon. */
+  readonly saturationGenerator: SaturationGenerator | undefined;
+}
+
+const usage = `  --paths LIST        comma-separated subset of ${invokePaths.join(',')} (default: all)
+  --rate N            fixed request rate of the latency run (default 1000)
+  --connections N     connections of the latency run (default 16)
+  --sat-connections N connections of the saturation run (default 32)
+  --sat-generator G   wrk or autocannon (default: wrk when installed)`;
+
+function parsePaths(text: string | undefined): InvokePath[] {
+  if (text === undefined) return [...invokePaths];
+  const chosen = new Set<InvokePath>();
+  for (const raw of text.split(',')) {
+    const name = raw.trim() === 'caller-callee' ? 'caller->callee' : raw.trim();
+    if (!(invokePaths as readonly string[]).includes(name)) {
+      throw new UsageError(`unknown path "${raw}"; known: ${invokePaths.join(', ')}`);
+    }
+    chosen.add(name as InvokePath);
+  }
+  // Keep the canonical order so direct, the baseline, is measured first.
+  return invokePaths.filter((path) => chosen.has(path));
+}
+
+function parseGenerator(text: string | undefined): SaturationGenerator | undefined {
+  if (text === undefined || text === 'wrk' || text === 'autocannon') return text;
+  throw new UsageError(`--sat-generator wants wrk or autocannon, got "${text}"`);
+}
+
+function parseSettings(args: readonly string[]): InvokeSettings {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: {
+        ...commonOptionSpec,
+        paths: { type: 'string' },
+        rate: { type: 'string' },
+        connections: { type: 'string' },
+        'sat-connections': { type: 'string' },
+        'sat-generator': { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  return {
+    ...resolveCommon(values),
+    paths: parsePaths(values.paths),
+    rate: positiveInteger('rate', values.rate, 1000),
+    connections: positiveInteger('connections', values.connections, 16),
+    saturationConnections: positiveInteger('sat-connections', values['sat-connections'], 32),
+    saturationGenerator: parseGenerator(values['sat-generator']),
+  };
+}
+
+interface Servers {
+  readonly roles: ReadonlyMap<ServerRole, ManagedProcess>;
+  readonly targets: readonly PathMeasurement[];
+}
+
+const invokeUrl = (port: number, appId: string): string => `http://127.0.0.1:${port}/v1.0/invoke/${appId}/method/echo`;
+
+async function startServers(group: ProcessGroup, settings: InvokeSettings, scratch: string): Promise<Servers> {
+  const roles = new Map<ServerRole, ManagedProcess>();
+  const targets: PathMeasurement[] = [];
+  const wants = (path: InvokePath): boolean => settings.paths.includes(path);
+  const cpus = settings.pin.servers;
+
+  const [appPort, nginxPort] = (await freePorts(2)) as [number, number];
+  roles.set('app', group.launch({ name: 'echo app', command: process.execPath, args: [echoServerScript, String(appPort)], cpus }));
+  await group.guard(probeUntil(`http://127.0.0.1:${appPort}/healthz`, {}, (res) => res.status === 200, 10_000));
+  if (wants('direct')) targets.push({ path: 'direct', url: `http://127.0.0.1:${appPort}/echo`, proxies: [] });
+
+  if (wants('self-invoke') || wants('caller->callee')) {
+    if (!existsSync(settings.sidecarCli)) {
+      throw new Error(`sidecar CLI not found at ${settings.sidecarCli}: run \`npm run build\` first (or pass --sidecar PATH)`);
+    }
+    // A fresh registry per run: sidecars of an earlier or concurrent run are never found.
+    const registryDir = join(scratch, 'registry');
+    mkdirSync(registryDir);
+    const launch = { cliPath: settings.sidecarCli, cwd: repoRoot, registryDir, cpus };
+    const callee = await startSidecar(group, { ...launch, appId: 'callee', appPort });
+    roles.set('callee', callee.process);
+    if (wants('self-invoke')) targets.push({ path: 'self-invoke', url: invokeUrl(callee.httpPort, 'callee'), proxies: ['callee'] });
+    if (wants('caller->callee')) {
+      const caller = await startSidecar(group, { ...launch, appId: 'caller' });
+      roles.set('caller', caller.process);
+      targets.push({ path: 'caller->callee', url: invokeUrl(caller.httpPort, 'callee'), proxies: ['caller', 'callee'] });
+    }
+  }
+
+  if (wants('nginx')) {
+    const nginxPath = findExecutable('nginx');
+    if (nginxPath === undefined) {
+      printBanner('nginx NOT FOUND: skipping the nginx path and every ratio to it. Install it with .ci/install-bench-tools.');
+    } else {
+      const nginx = await startNginx(group, { nginxPath, listenPort: nginxPort, upstreamPort: appPort, dir: join(scratch, 'nginx'), cpus });
+      roles.set('nginx', nginx);
+      targets.push({ path: 'nginx', url: `http://127.0.0.1:${nginxPort}/echo`, proxies: ['nginx'] });
+    }
+  }
+  return { roles, targets };
+}
+
+function printBanner(message: string): void {
+  const rule = '!'.repeat(Math.min(100, message.length + 8));
+  console.log(`\n${rule}\n!!! ${message}\n${rule}\n`);
+}
+
+/** Every path must echo the body before anything is measured; sidecars may need a moment to find each other. */
+async function preflight(group: ProcessGroup, targets: readonly PathMeasurement[]): Promise<void> {
+  const body = makeBody(bodyBytes);
+  const init = { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } };
+  for (const target of targets) {
+    await group.guard(
+      probeUntil(target.url, init, (res) => res.status === 200 && res.body.equals(body), preflightDeadlineMs),
+    );
+  }
+}
+
+/** Measures CPU of all server processes over the window a load job reports as measured. */
+class CpuWindow {
+  private start: CpuSnapshot | undefined;
+
+  constructor(private readonly roles: ReadonlyMap<ServerRole, ManagedProcess>) {}
+
+  readonly begin = (): void => {
+    this.start = snapshotCpu(this.pids());
+  };
+
+  finish(requests: number): ProcessUse[] {
+    if (this.start === undefined) throw new Error('measured window never began');
+    const usage = cpuBetween(this.start, snapshotCpu(this.pids()));
+    return [...this.roles].map(([role, member]) => {
+      const cpuMicros = usage.cpuMicros.get(member.pid) ?? 0;
+      return {
+        role,
+        cpuMicros,
+        cores: cpuMicros / 1e6 / usage.wallSeconds,
+        cpuMicrosPerRequest: requests > 0 ? cpuMicros / requests : 0,
+      };
+    });
+  }
+
+  private pids(): number[] {
+    return [...this.roles.values()].map((member) => member.pid);
+  }
+}
+
+function describeFailures(outcome: LoadOutcome | PacedOutcome): string {
+  const wrong = 'wrongBodies' in outcome ? outcome.wrongBodies : 0;
+  const failed = outcome.errors + outcome.non2xx + wrong;
+  return failed === 0
+    ? ''
+    : `  !! ${outcome.errors} errors, ${outcome.non2xx} non-2xx${'wrongBodies' in outcome ? `, ${wrong} wrong bodies` : ''}`;
+}
+
+async function measureLatency(worker: LoadWorker, servers: Servers, settings: InvokeSettings): Promise<void> {
+  for (const target of servers.targets) {
+    const window = new CpuWindow(servers.roles);
+    const outcome = await worker.paced(
+      {
+        url: target.url,
+        rate: settings.rate,
+        connections: settings.connections,
+        bodyBytes,
+        warmupMs: settings.warmupMs,
+        durationMs: settings.durationMs,
+      },
+      window.begin,
+    );
+    target.latency = { outcome, processes: window.finish(outcome.requests) };
+    const l = outcome.latency;
+    console.log(
+      `  latency    ${target.path.padEnd(15)} p50 ${(l.p50Us / 1000).toFixed(3)} ms  p90 ${(l.p90Us / 1000).toFixed(3)} ms  ` +
+        `p99 ${(l.p99Us / 1000).toFixed(3)} ms  (${outcome.requests} req, ${outcome.lateSends} late sends)${describeFailures(outcome)}`,
+    );
+  }
+}
+
+async function measureSaturation(
+  group: ProcessGroup,
+  worker: LoadWorker,
+  servers: Servers,
+  settings: InvokeSettings,
+  generator: { readonly kind: SaturationGenerator; readonly wrkPath: string | undefined },
+  scratch: string,
+): Promise<void> {
+  for (const target of servers.targets) {
+    const window = new CpuWindow(servers.roles);
+    const job = {
+      url: target.url,
+      connections: settings.saturationConnections,
+      bodyBytes,
+      warmupMs: Math.min(settings.warmupMs, 2000),
+      durationMs: settings.durationMs,
+    };
+    const outcome =
+      generator.wrkPath !== undefined
+        ? await runWrk(group, { ...job, wrkPath: generator.wrkPath, cpus: settings.pin.load, scratchDir: scratch }, window.begin)
+        : await worker.saturate(job, window.begin);
+    const requestsPerSecond = outcome.requests / outcome.wallSeconds;
+    const generatorCores = outcome.generatorCpuMicros / 1e6 / outcome.wallSeconds;
+    target.saturation = {
+      generator: generator.kind,
+      outcome,
+      requestsPerSecond,
+      generatorCores,
+      processes: window.finish(outcome.requests),
+    };
+    console.log(
+      `  saturation ${target.path.padEnd(15)} ${Math.round(requestsPerSecond)} req/s  ` +
+        `(${generator.kind} used ${generatorCores.toFixed(2)} cores)${describeFailures(outcome)}`,
+    );
+  }
+}
+
+function readPeakRss(roles: ReadonlyMap<ServerRole, ManagedProcess>): Partial<Record<ServerRole, number>> {
+  const peaks: Partial<Record<ServerRole, number>> = {};
+  for (const [role, member] of roles) peaks[role] = peakRssBytes(member.pid);
+  return peaks;
+}
+
+async function runInvoke(args: readonly string[]): Promise<void> {
+  const settings = parseSettings(args);
+  const startedAt = new Date();
+  pinSelf(settings.pin);
+  const wrkPath = settings.saturationGenerator === 'autocannon' ? undefined : findExecutable('wrk');
+  if (settings.saturationGenerator === 'wrk' && wrkPath === undefined) throw new Error('--sat-generator wrk: wrk is not installed');
+  const generator = { kind: (wrkPath === undefined ? 'autocannon' : 'wrk') as SaturationGenerator, wrkPath };
+
+  console.log(`invoke benchmark: paths ${settings.paths.join(', ')}; ${settings.durationMs / 1000} s per measurement after ${settings.warmupMs / 1000} s warm-up`);
+  console.log(`  pinning: ${settings.pin.description}`);
+  console.log(
+    `  latency: ${settings.rate} req/s evenly paced over ${settings.connections} connections, ${bodyBytes} B POST; ` +
+      'per-request nanosecond clock, reported with microsecond resolution',
+  );
+  console.log(`  saturation: ${generator.kind === 'wrk' ? `wrk -t1 -c${settings.saturationConnections}` : `autocannon, ${settings.saturationConnections} connections, no rate limit`}`);
+  if (wrkPath === undefined && settings.saturationGenerator === undefined) printBanner('wrk NOT FOUND: saturation falls back to autocannon (a slower generator). Install it with .ci/install-bench-tools.');
+  console.log(`  process CPU from /proc/<pid>/stat (resolution ${cpuResolutionMicros / 1000} ms per reading)`);
+
+  const group = new ProcessGroup();
+  const scratch = makeTempDir('invoke');
+  try {
+    const servers = await startServers(group, settings, scratch);
+    if (servers.targets.length === 0) throw new Error('no path left to measure');
+    await preflight(group, servers.targets);
+    const worker = LoadWorker.start(group, settings.pin.load);
+    await measureLatency(worker, servers, settings);
+    await measureSaturation(group, worker, servers, settings, generator, scratch);
+
+    const peaks = readPeakRss(servers.roles);
+    const figures = derivePathFigures(servers.targets, peaks);
+    const targets = checkTargets(figures);
+    console.log(`\n${renderPathTable(figures, servers.targets, settings.rate)}`);
+    console.log('  +pXX: latency added over direct. proxy CPU: sidecars (caller+callee) or nginx, per request at saturation.');
+    console.log(`  cores: proxy CPU seconds per second during the ${settings.rate} req/s run. RSS: VmHWM (caller/callee).\n`);
+    console.log(renderTargets(targets));
+
+    const file = writeResults('invoke', startedAt, {
+      scenario: 'invoke',
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      host: { cpuModel: cpus()[0]?.model, cpus: cpus().length, kernel: release(), node: process.version },
+      settings: {
+        quick: settings.quick,
+        durationMs: settings.durationMs,
+        warmupMs: settings.warmupMs,
+        rate: settings.rate,
+        connections: settings.connections,
+        saturationConnections: settings.saturationConnections,
+        bodyBytes,
+        sidecarCli: settings.sidecarCli,
+      },
+      pinning: settings.pin,
+      generators: {
+        latency: 'paced open loop (lean HTTP/1.1 keep-alive client, one connection per lane, hrtime per request)',
+        saturation: generator.kind,
+      },
+      latencyResolutionUs: 0.1,
+      cpuResolutionUs: cpuResolutionMicros,
+      paths: servers.targets,
+      figures,
+      peakRssBytes: peaks,
+      targets,
+    });
+    console.log(`\nfull results: ${file}`);
+  } finally {
+    await group.close();
+    removeTempDir(scratch);
+  }
+}
+
+export const invokeScenario: Scenario = {
+  name: 'invoke',
+  summary: 'service invocation: direct vs self-invoke vs caller->callee vs nginx (latency, saturation, CPU, RSS)',
+  usage,
+  run: runInvoke,
+};

@@ -1,0 +1,189 @@
+// `state.in-memory`: a process-local state store with ETags, first-write concurrency, TTL and transactions.
+// ETags are the decimal form of a per-store counter, so any other string cannot be one this store issued.
+
+import { registerComponent } from '../registry.js';
+import {
+  ETagInvalidError,
+  ETagMismatchError,
+  StateFeature,
+  parseTtlSeconds,
+  stateCapabilities,
+  type BulkGetItem,
+  type DeleteRequest,
+  type GetRequest,
+  type GetResponse,
+  type SetRequest,
+  type TransactionalRequest,
+  type TransactionalStore,
+} from './store.js';
+
+interface Entry {
+  data: Uint8Array;
+  etag: string;
+  /** Epoch ms; 0 for no expiry. */
+  expiresAt: number;
+  contentType: string | undefined;
+}
+
+const FEATURES: readonly StateFeature[] = Object.freeze([StateFeature.ETAG, StateFeature.TRANSACTIONAL, StateFeature.TTL]);
+const ISSUED_ETAG = /^\d+$/;
+const DEFAULT_SWEEP_INTERVAL_MS = 1000;
+
+function hasETag(etag: string | undefined): etag is string {
+  return etag !== undefined && etag !== '';
+}
+
+function expiryTime(expiresAt: number): string {
+  return new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export class InMemoryStore implements TransactionalStore {
+  private readonly entries = new Map<string, Entry>();
+  /** Keys with a TTL, so the sweep never walks keys that cannot expire. */
+  private readonly expiring = new Set<string>();
+  private lastVersion = 0;
+  // Expired keys are dropped on read; the sweep frees memory of keys nobody reads again.
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(sweepIntervalMs = DEFAULT_SWEEP_INTERVAL_MS) {
+    this.sweeper = setInterval(() => this.sweep(), sweepIntervalMs);
+    this.sweeper.unref();
+  }
+
+  features(): readonly StateFeature[] {
+    return FEATURES;
+  }
+
+  async get(req: GetRequest): Promise<GetResponse | null> {
+    const entry = this.live(req.key);
+    if (entry === undefined) return null;
+    const response: GetResponse = { data: entry.data, etag: entry.etag };
+    if (entry.expiresAt !== 0) response.metadata = { ttlExpireTime: expiryTime(entry.expiresAt) };
+    if (entry.contentType !== undefined) response.contentType = entry.contentType;
+    return response;
+  }
+
+  async set(req: SetRequest): Promise<void> {
+    this.put(req.key, this.prepareSet(req, this.live(req.key)));
+  }
+
+  async delete(req: DeleteRequest): Promise<void> {
+    this.checkETag(req.key, req.etag, this.live(req.key));
+    this.remove(req.key);
+  }
+
+  async bulkGet(reqs: readonly GetRequest[]): Promise<BulkGetItem[]> {
+    return reqs.map(({ key }) => {
+      const entry = this.live(key);
+      if (entry === undefined) return { key };
+      const item: BulkGetItem = { key, data: entry.data, etag: entry.etag };
+      if (entry.expiresAt !== 0) item.metadata = { ttlExpireTime: expiryTime(entry.expiresAt) };
+      return item;
+    });
+  }
+
+  async bulkSet(reqs: readonly SetRequest[]): Promise<void> {
+    this.applyEach(reqs, (req) => this.put(req.key, this.prepareSet(req, this.live(req.key))));
+  }
+
+  async bulkDelete(reqs: readonly DeleteRequest[]): Promise<void> {
+    this.applyEach(reqs, (req) => {
+      this.checkETag(req.key, req.etag, this.live(req.key));
+      this.remove(req.key);
+    });
+  }
+
+  /** Every operation is checked against the state the earlier ones would leave; only then is anything written. */
+  async multi(req: TransactionalRequest): Promise<void> {
+    const staged = new Map<string, Entry | null>();
+    for (const op of req.operations) {
+      const { key } = op.request;
+      const current = staged.has(key) ? (staged.get(key) ?? undefined) : this.live(key);
+      if (op.operation === 'upsert') {
+        staged.set(key, this.prepareSet(op.request, current));
+      } else {
+        this.checkETag(key, op.request.etag, current);
+        staged.set(key, null);
+      }
+    }
+    for (const [key, entry] of staged) {
+      if (entry === null) this.remove(key);
+      else this.put(key, entry);
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.entries.clear();
+    this.expiring.clear();
+  }
+
+  private live(key: string): Entry | undefined {
+    const entry = this.entries.get(key);
+    if (entry !== undefined && entry.expiresAt !== 0 && entry.expiresAt <= Date.now()) {
+      this.remove(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  private checkETag(key: string, etag: string | undefined, current: Entry | undefined): void {
+    if (!hasETag(etag)) return;
+    if (!ISSUED_ETAG.test(etag)) throw new ETagInvalidError(key, etag);
+    if (current === undefined) throw new ETagMismatchError(key, `key "${key}" does not exist`);
+    if (current.etag !== etag) throw new ETagMismatchError(key, `etag "${etag}" does not match for key "${key}"`);
+  }
+
+  private prepareSet(req: SetRequest, current: Entry | undefined): Entry {
+    this.checkETag(req.key, req.etag, current);
+    if (!hasETag(req.etag) && req.options?.concurrency === 'first-write' && current !== undefined) {
+      throw new ETagMismatchError(req.key, `key "${req.key}" already exists and first-write was requested without an etag`);
+    }
+    const ttlSeconds = parseTtlSeconds(req.metadata);
+    return {
+      data: new Uint8Array(req.value),
+      etag: String(++this.lastVersion),
+      expiresAt: ttlSeconds === undefined ? 0 : Date.now() + ttlSeconds * 1000,
+      contentType: req.contentType,
+    };
+  }
+
+  private put(key: string, entry: Entry): void {
+    this.entries.set(key, entry);
+    if (entry.expiresAt !== 0) this.expiring.add(key);
+    else if (this.expiring.size > 0) this.expiring.delete(key);
+  }
+
+  private remove(key: string): void {
+    this.entries.delete(key);
+    if (this.expiring.size > 0) this.expiring.delete(key);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const key of this.expiring) {
+      const entry = this.entries.get(key);
+      if (entry === undefined || entry.expiresAt <= now) this.remove(key);
+    }
+  }
+
+  private applyEach<R>(reqs: readonly R[], apply: (req: R) => void): void {
+    const failures: unknown[] = [];
+    for (const req of reqs) {
+      try {
+        apply(req);
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+    if (failures.length > 0) throw new AggregateError(failures, `${failures.length} of ${reqs.length} bulk operations failed`);
+  }
+}
+
+registerComponent({
+  type: 'state.in-memory',
+  versions: ['v1'],
+  kind: 'state',
+  create: () => new InMemoryStore(),
+  capabilities: stateCapabilities,
+});

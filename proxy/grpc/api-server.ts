@@ -1,0 +1,119 @@
+import * as grpc from '@grpc/grpc-js';
+import { fromBinary, toBinary, type DescMessage, type DescMethod, type MessageShape } from '@bufbuild/protobuf';
+import { Dapr } from '../../gen/proto/dapr/proto/runtime/v1/dapr_pb.js';
+import { DaprError, GrpcStatus } from '../runtime/errors.js';
+import { createLogger } from '../runtime/logger.js';
+
+const log = createLogger('grpc.api');
+
+type DaprMethods = typeof Dapr.method;
+type UnaryMethodName = {
+  [K in keyof DaprMethods]: DaprMethods[K]['methodKind'] extends 'unary' ? K : never;
+}[keyof DaprMethods];
+type InputOf<K extends keyof DaprMethods> = DaprMethods[K]['input'] extends DescMessage ? MessageShape<DaprMethods[K]['input']> : never;
+type OutputOf<K extends keyof DaprMethods> = DaprMethods[K]['output'] extends DescMessage ? MessageShape<DaprMethods[K]['output']> : never;
+
+export type UnaryImplementation<K extends UnaryMethodName> = (
+  request: InputOf<K>,
+  call: grpc.ServerUnaryCall<InputOf<K>, OutputOf<K>>,
+) => Promise<OutputOf<K>> | OutputOf<K>;
+
+export interface GrpcApiOptions {
+  maxMessageBytes: number;
+  /** DAPR_API_TOKEN; '' disables the check. */
+  apiToken: string;
+}
+
+/**
+ * The public `dapr.proto.runtime.v1.Dapr` service on @grpc/grpc-js. Building blocks register the methods they
+ * serve before `listen`; every other method of the service answers UNIMPLEMENTED.
+ */
+export class GrpcApiServer {
+  private readonly implementations = new Map<string, grpc.handleUnaryCall<unknown, unknown>>();
+  private server: grpc.Server | null = null;
+
+  constructor(private readonly options: GrpcApiOptions) {}
+
+  unary<K extends UnaryMethodName>(name: K, implementation: UnaryImplementation<K>): this {
+    const handler: grpc.handleUnaryCall<InputOf<K>, OutputOf<K>> = (call, callback) => {
+      if (!this.authorized(call.metadata)) {
+        callback({ code: grpc.status.UNAUTHENTICATED, details: 'authentication error: api token mismatch' });
+        return;
+      }
+      Promise.resolve()
+        .then(() => implementation(call.request, call))
+        .then(
+          (response) => callback(null, response),
+          (err: unknown) => callback(toServiceError(err)),
+        );
+    };
+    this.implementations.set(name, handler as grpc.handleUnaryCall<unknown, unknown>);
+    return this;
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    const server = new grpc.Server({
+      'grpc.max_receive_message_length': this.options.maxMessageBytes,
+      'grpc.max_send_message_length': this.options.maxMessageBytes,
+    });
+    server.addService(serviceDefinition(), Object.fromEntries(this.implementations));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, boundPort) => {
+        if (err !== null) reject(new Error(`cannot listen on ${host}:${port} for the gRPC API: ${err.message}`));
+        else resolve(boundPort);
+      });
+    });
+  }
+
+  /** Lets in-flight calls finish for up to `graceMs`, then cuts the rest. */
+  close(graceMs: number): Promise<void> {
+    const server = this.server;
+    if (server === null) return Promise.resolve();
+    this.server = null;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, graceMs);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private authorized(metadata: grpc.Metadata): boolean {
+    if (this.options.apiToken === '') return true;
+    return metadata.get('dapr-api-token')[0] === this.options.apiToken;
+  }
+}
+
+function serviceDefinition(): grpc.ServiceDefinition {
+  return Object.fromEntries(Dapr.methods.map((method) => [method.localName, methodDefinition(method)]));
+}
+
+function methodDefinition(method: DescMethod): grpc.MethodDefinition<unknown, unknown> {
+  const input = method.input;
+  const output = method.output;
+  return {
+    path: `/${Dapr.typeName}/${method.name}`,
+    requestStream: method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming',
+    responseStream: method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
+    requestSerialize: (value) => Buffer.from(toBinary(input, value as MessageShape<typeof input>)),
+    requestDeserialize: (bytes) => fromBinary(input, bytes),
+    responseSerialize: (value) => Buffer.from(toBinary(output, value as MessageShape<typeof output>)),
+    responseDeserialize: (bytes) => fromBinary(output, bytes),
+  };
+}
+
+function toServiceError(err: unknown): Partial<grpc.ServiceError> {
+  if (err instanceof DaprError) return { code: err.grpcStatus, details: err.message };
+  if (isServiceError(err)) return err;
+  log.error(`unhandled error in a gRPC API call: ${(err as Error).stack ?? String(err)}`);
+  return { code: GrpcStatus.INTERNAL, details: (err as Error).message ?? String(err) };
+}
+
+function isServiceError(err: unknown): err is Partial<grpc.ServiceError> {
+  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'number' && 'details' in err;
+}

@@ -1,0 +1,86 @@
+import { create } from '@bufbuild/protobuf';
+import {
+  ActorRuntime_ActorRuntimeStatus,
+  ActorRuntimeSchema,
+  AppConnectionPropertiesSchema,
+  GetMetadataResponseSchema,
+  RegisteredComponentsSchema,
+  type GetMetadataResponse,
+} from '../../gen/proto/dapr/proto/runtime/v1/metadata_pb.js';
+import { RUNTIME_VERSION } from './version.js';
+
+export interface ComponentInfo {
+  name: string;
+  type: string;
+  version: string;
+  capabilities: string[];
+}
+
+export interface AppConnectionInfo {
+  port: number;
+  protocol: string;
+  channelAddress: string;
+  maxConcurrency: number;
+}
+
+export interface MetadataSources {
+  appId: string;
+  enabledFeatures: () => string[];
+  components: () => ComponentInfo[];
+  appConnection: AppConnectionInfo;
+}
+
+/**
+ * What `/v1.0/metadata` and gRPC `GetMetadata` report. One model, two encodings: the HTTP JSON follows daprd's
+ * hand-written shape (empty fields omitted, `actorRuntime` and `appConnectionProperties` always present).
+ */
+export class RuntimeMetadata {
+  private readonly extended = new Map<string, string>([['daprRuntimeVersion', RUNTIME_VERSION]]);
+
+  constructor(private readonly sources: MetadataSources) {}
+
+  /** Values the app stored with PUT /v1.0/metadata/{key} or SetMetadata, and what the runtime adds (ports). */
+  setExtended(key: string, value: string): void {
+    this.extended.set(key, value);
+  }
+
+  toJson(): Record<string, unknown> {
+    const { appId, appConnection } = this.sources;
+    const body: Record<string, unknown> = { id: appId, runtimeVersion: RUNTIME_VERSION };
+    const features = this.sources.enabledFeatures();
+    if (features.length > 0) body.enabledFeatures = features;
+    const components = this.sources.components().map((c) => {
+      const entry: Record<string, unknown> = { name: c.name, type: c.type, version: c.version };
+      if (c.capabilities.length > 0) entry.capabilities = c.capabilities;
+      return entry;
+    });
+    if (components.length > 0) body.components = components;
+    body.extended = Object.fromEntries(this.extended);
+    const connection: Record<string, unknown> = {};
+    if (appConnection.port > 0) connection.port = appConnection.port;
+    if (appConnection.protocol !== '') connection.protocol = appConnection.protocol;
+    if (appConnection.channelAddress !== '') connection.channelAddress = appConnection.channelAddress;
+    if (appConnection.maxConcurrency > 0) connection.maxConcurrency = appConnection.maxConcurrency;
+    body.appConnectionProperties = connection;
+    body.actorRuntime = { runtimeStatus: 'DISABLED', hostReady: false };
+    return body;
+  }
+
+  toProto(): GetMetadataResponse {
+    const { appId, appConnection } = this.sources;
+    return create(GetMetadataResponseSchema, {
+      id: appId,
+      runtimeVersion: RUNTIME_VERSION,
+      enabledFeatures: this.sources.enabledFeatures(),
+      registeredComponents: this.sources.components().map((c) => create(RegisteredComponentsSchema, c)),
+      extendedMetadata: Object.fromEntries(this.extended),
+      appConnectionProperties: create(AppConnectionPropertiesSchema, {
+        port: appConnection.port,
+        protocol: appConnection.protocol,
+        channelAddress: appConnection.channelAddress,
+        maxConcurrency: Math.max(0, appConnection.maxConcurrency),
+      }),
+      actorRuntime: create(ActorRuntimeSchema, { runtimeStatus: ActorRuntime_ActorRuntimeStatus.DISABLED, hostReady: false }),
+    });
+  }
+}
