@@ -3,7 +3,7 @@ import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { commonOptionSpec, commonUsage, positiveInteger, resolveCommon, UsageError, type CommonSettings } from '../lib/cli.js';
+import { commonOptionSpec, positiveInteger, resolveCommon, UsageError, type CommonSettings } from '../lib/cli.js';
 import { findExecutable } from '../lib/executables.js';
 import { probeUntil } from '../lib/http-probe.js';
 import { repoRoot, writeResults } from '../lib/layout.js';

@@ -263,9 +263,9 @@ class PoolCore {
       new Connection(this).send(ex);
       return;
     }
-    let message = err === null ? 'connection closed before the response was complete' : err.message;
-    if (!conn.connected) message = `cannot connect to app at ${this.hostHeader}: ${message}`;
-    this.fail(ex, conn.connected ? 'reset' : 'connect', message);
+    const cause = err === null ? 'connection closed before the response was complete' : err.message;
+    if (conn.connected) this.fail(ex, 'reset', cause);
+    else this.fail(ex, 'connect', `cannot connect to app: ${cause}`);
   }
 
   abort(ex: Exchange): void {

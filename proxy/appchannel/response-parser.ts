@@ -71,7 +71,7 @@ export class ResponseParser {
   private noBody = false;
   private maxBodyBytes = Infinity;
 
-  // Head bytes carried over while the head is split across inputs.
+  // Head bytes carried over while a head is split across inputs.
   private pending: Buffer | null = null;
   private pendingLen = 0;
 
@@ -196,6 +196,8 @@ export class ResponseParser {
       return end;
     }
     if (at + 4 > MAX_HEAD_BYTES) return this.fail('response head too large');
+    // Split heads are rare: let the carry buffer go rather than keep it on an idle connection.
+    this.pending = null;
     this.pendingLen = 0;
     this.parseHead(pending, 0, at);
     return i + (at + 4 - carried);

@@ -62,6 +62,9 @@ function isHex(c: number): boolean {
 
 const MAX_TIMEOUT_DIGITS_VALUE = 99_999_999;
 
+/** Longer timers overflow in Node (and fire at once), so deadlines beyond this are treated as none. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** grpc-timeout for a relative deadline in milliseconds (at most 8 digits, so coarser units for long ones). */
 export function encodeGrpcTimeout(ms: number): string {
   const whole = Math.ceil(ms);

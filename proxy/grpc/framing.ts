@@ -3,7 +3,7 @@
 
 import type { Writable } from 'node:stream';
 
-export const MESSAGE_PREFIX_BYTES = 5;
+const MESSAGE_PREFIX_BYTES = 5;
 
 // Below this size one pooled buffer holding prefix + message is cheaper than a two-chunk corked write.
 const COPY_THRESHOLD_BYTES = 4096;

@@ -14,6 +14,7 @@ import { GrpcStatus } from '../runtime/errors.js';
 import { createLogger } from '../runtime/logger.js';
 import {
   GrpcCallError,
+  MAX_TIMER_MS,
   decodeGrpcMessage,
   encodeGrpcTimeout,
   frameProblemError,
@@ -23,7 +24,7 @@ import {
 import { FrameProblem, UnaryMessageReader, endWithMessage } from './framing.js';
 import { LOCAL_SETTINGS, sessionMemoryMb, widenConnectionWindow } from './session-settings.js';
 
-/** Extra request headers: lower-case keys, ASCII values (binary values base64-encoded under a `-bin` key). */
+/** Extra request headers: lower-case keys, printable ASCII values (binary ones base64-encoded under a `-bin` key). */
 export type GrpcMetadata = Record<string, string>;
 
 export interface UnaryClientOptions {
@@ -42,6 +43,8 @@ const log = createLogger('grpc.client');
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
 const HEADER_TOKEN = /^[a-z0-9!#$%&'*+\-.^_`|~]+$/;
+// gRPC allows only printable ASCII in metadata values (binary values travel base64-encoded under -bin keys).
+const METADATA_VALUE = /^[\x20-\x7e]*$/;
 // Set by the transport itself, or connection-specific and therefore illegal in HTTP/2.
 const RESERVED_METADATA = new Set([
   'content-type',
@@ -121,7 +124,7 @@ class UnaryCall {
     stream.on('trailers', onStreamTrailers);
     stream.on('error', onStreamError);
     stream.on('close', onStreamClose);
-    if (deadlineMs > 0) this.timer = setTimeout(onDeadline, deadlineMs, this);
+    if (deadlineMs > 0 && deadlineMs <= MAX_TIMER_MS) this.timer = setTimeout(onDeadline, deadlineMs, this);
   }
 
   onHeaders(headers: IncomingHttpHeaders & IncomingHttpStatusHeader): void {
@@ -169,8 +172,8 @@ class UnaryCall {
   abort(err: GrpcCallError): void {
     if (this.done) return;
     const stream = this.stream;
-    this.settle(err, null);
     if (stream !== null && !stream.closed) stream.close(h2.NGHTTP2_CANCEL);
+    this.settle(err, null);
   }
 
   private settleWithStatus(status: number): void {
@@ -217,11 +220,12 @@ function onConnectTimeout(session: ClientHttp2Session, timeoutMs: number): void 
   session.destroy(new Error(`connection not established within ${timeoutMs} ms`));
 }
 
-/** Copies metadata into request headers; returns the first key that is not a valid header name. */
+/** Copies metadata into request headers; returns the first key whose name or value cannot be sent. */
 function copyMetadata(headers: OutgoingHttpHeaders, metadata: GrpcMetadata): string | null {
   for (const key in metadata) {
-    if (!HEADER_TOKEN.test(key)) return key;
-    if (!RESERVED_METADATA.has(key)) headers[key] = metadata[key];
+    const value = metadata[key];
+    if (!HEADER_TOKEN.test(key) || !METADATA_VALUE.test(value)) return key;
+    if (!RESERVED_METADATA.has(key)) headers[key] = value;
   }
   return null;
 }
@@ -285,7 +289,7 @@ export class UnaryClient {
     if (metadata !== null) {
       const badKey = copyMetadata(headers, metadata);
       if (badKey !== null) {
-        call.failSoon(new GrpcCallError(GrpcStatus.INTERNAL, `invalid metadata key "${badKey}"`));
+        call.failSoon(new GrpcCallError(GrpcStatus.INTERNAL, `invalid metadata "${badKey}"`));
         return call;
       }
     }

@@ -11,7 +11,7 @@ import http2, {
 import type { AddressInfo, Socket } from 'node:net';
 import { GrpcStatus } from '../runtime/errors.js';
 import { createLogger } from '../runtime/logger.js';
-import { GrpcCallError, encodeGrpcMessage, frameProblemError, parseGrpcTimeout } from './call-status.js';
+import { GrpcCallError, MAX_TIMER_MS, encodeGrpcMessage, frameProblemError, parseGrpcTimeout } from './call-status.js';
 import { FrameProblem, UnaryMessageReader, endWithMessage } from './framing.js';
 import { LOCAL_SETTINGS, sessionMemoryMb, widenConnectionWindow } from './session-settings.js';
 
@@ -71,7 +71,7 @@ class ServerCall {
   receive(handler: UnaryHandler, timeoutMs: number): void {
     this.handler = handler;
     this.reader = new UnaryMessageReader(this.maxMessageBytes);
-    if (timeoutMs >= 0) this.timer = setTimeout(onDeadline, timeoutMs, this);
+    if (timeoutMs >= 0 && timeoutMs <= MAX_TIMER_MS) this.timer = setTimeout(onDeadline, timeoutMs, this);
     this.stream.on('data', onRequestData);
     this.stream.on('end', onRequestEnd);
   }
@@ -124,7 +124,8 @@ class ServerCall {
     const headers: Record<string, string | number> = {
       ':status': 200,
       'content-type': 'application/grpc',
-      'grpc-status': String(err.code),
+      // An "error" carrying OK would read as a successful call without its message.
+      'grpc-status': String(err.code === GrpcStatus.OK ? GrpcStatus.UNKNOWN : err.code),
       ...extraHeaders,
     };
     if (err.details !== '') headers['grpc-message'] = encodeGrpcMessage(err.details);

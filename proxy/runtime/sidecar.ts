@@ -139,6 +139,7 @@ export class Sidecar implements RuntimeState {
     log.info(
       `API ports: http=${this.ports.http} grpc=${this.ports.grpc} internal-grpc=${this.ports.internalGrpc} metrics=${this.ports.metrics}`,
     );
+    log.info(`try: curl http://127.0.0.1:${this.ports.http}/v1.0/metadata`);
 
     if (o.appPort > 0) {
       log.info(`waiting for the app on ${o.appChannelAddress}:${o.appPort}`);
