@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
-import { fromBinary, toBinary, type DescMessage, type DescMethod, type MessageShape } from '@bufbuild/protobuf';
-import { Dapr } from '../../gen/proto/dapr/proto/runtime/v1/dapr_pb.js';
+import { fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+// Type-only: loading the whole service descriptor at run time would pull in every Dapr proto (about 10 MB).
+import type { Dapr } from '../../gen/proto/dapr/proto/runtime/v1/dapr_pb.js';
 import { DaprError, GrpcStatus } from '../runtime/errors.js';
 import { createLogger } from '../runtime/logger.js';
 
@@ -10,13 +11,13 @@ type DaprMethods = typeof Dapr.method;
 type UnaryMethodName = {
   [K in keyof DaprMethods]: DaprMethods[K]['methodKind'] extends 'unary' ? K : never;
 }[keyof DaprMethods];
-type InputOf<K extends keyof DaprMethods> = DaprMethods[K]['input'] extends DescMessage ? MessageShape<DaprMethods[K]['input']> : never;
-type OutputOf<K extends keyof DaprMethods> = DaprMethods[K]['output'] extends DescMessage ? MessageShape<DaprMethods[K]['output']> : never;
 
-export type UnaryImplementation<K extends UnaryMethodName> = (
-  request: InputOf<K>,
-  call: grpc.ServerUnaryCall<InputOf<K>, OutputOf<K>>,
-) => Promise<OutputOf<K>> | OutputOf<K>;
+export type UnaryImplementation<I extends DescMessage, O extends DescMessage> = (
+  request: MessageShape<I>,
+  call: grpc.ServerUnaryCall<MessageShape<I>, MessageShape<O>>,
+) => Promise<MessageShape<O>> | MessageShape<O>;
+
+const SERVICE = 'dapr.proto.runtime.v1.Dapr';
 
 export interface GrpcApiOptions {
   maxMessageBytes: number;
@@ -26,16 +27,17 @@ export interface GrpcApiOptions {
 
 /**
  * The public `dapr.proto.runtime.v1.Dapr` service on @grpc/grpc-js. Building blocks register the methods they
- * serve before `listen`; every other method of the service answers UNIMPLEMENTED.
+ * serve, with their message schemas, before `listen`; every other method answers UNIMPLEMENTED.
  */
 export class GrpcApiServer {
-  private readonly implementations = new Map<string, grpc.handleUnaryCall<unknown, unknown>>();
+  private readonly definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  private readonly implementations: Record<string, grpc.handleUnaryCall<unknown, unknown>> = {};
   private server: grpc.Server | null = null;
 
   constructor(private readonly options: GrpcApiOptions) {}
 
-  unary<K extends UnaryMethodName>(name: K, implementation: UnaryImplementation<K>): this {
-    const handler: grpc.handleUnaryCall<InputOf<K>, OutputOf<K>> = (call, callback) => {
+  unary<I extends DescMessage, O extends DescMessage>(name: UnaryMethodName, input: I, output: O, implementation: UnaryImplementation<I, O>): this {
+    const handler: grpc.handleUnaryCall<MessageShape<I>, MessageShape<O>> = (call, callback) => {
       if (!this.authorized(call.metadata)) {
         callback({ code: grpc.status.UNAUTHENTICATED, details: 'authentication error: api token mismatch' });
         return;
@@ -47,7 +49,16 @@ export class GrpcApiServer {
           (err: unknown) => callback(toServiceError(err)),
         );
     };
-    this.implementations.set(name, handler as grpc.handleUnaryCall<unknown, unknown>);
+    this.definition[name] = {
+      path: `/${SERVICE}/${name.charAt(0).toUpperCase()}${name.slice(1)}`,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: (value) => Buffer.from(toBinary(input, value as MessageShape<I>)),
+      requestDeserialize: (bytes) => fromBinary(input, bytes),
+      responseSerialize: (value) => Buffer.from(toBinary(output, value as MessageShape<O>)),
+      responseDeserialize: (bytes) => fromBinary(output, bytes),
+    };
+    this.implementations[name] = handler as grpc.handleUnaryCall<unknown, unknown>;
     return this;
   }
 
@@ -56,7 +67,7 @@ export class GrpcApiServer {
       'grpc.max_receive_message_length': this.options.maxMessageBytes,
       'grpc.max_send_message_length': this.options.maxMessageBytes,
     });
-    server.addService(serviceDefinition(), Object.fromEntries(this.implementations));
+    server.addService(this.definition, this.implementations);
     this.server = server;
     return new Promise((resolve, reject) => {
       server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, boundPort) => {
@@ -87,24 +98,6 @@ export class GrpcApiServer {
     if (this.options.apiToken === '') return true;
     return metadata.get('dapr-api-token')[0] === this.options.apiToken;
   }
-}
-
-function serviceDefinition(): grpc.ServiceDefinition {
-  return Object.fromEntries(Dapr.methods.map((method) => [method.localName, methodDefinition(method)]));
-}
-
-function methodDefinition(method: DescMethod): grpc.MethodDefinition<unknown, unknown> {
-  const input = method.input;
-  const output = method.output;
-  return {
-    path: `/${Dapr.typeName}/${method.name}`,
-    requestStream: method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming',
-    responseStream: method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
-    requestSerialize: (value) => Buffer.from(toBinary(input, value as MessageShape<typeof input>)),
-    requestDeserialize: (bytes) => fromBinary(input, bytes),
-    responseSerialize: (value) => Buffer.from(toBinary(output, value as MessageShape<typeof output>)),
-    responseDeserialize: (bytes) => fromBinary(output, bytes),
-  };
 }
 
 function toServiceError(err: unknown): Partial<grpc.ServiceError> {

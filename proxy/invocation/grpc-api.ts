@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { create } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
 import { InvokeResponseSchema, type InvokeResponse } from '../../gen/proto/dapr/proto/common/v1/common_pb.js';
+import { InvokeServiceRequestSchema } from '../../gen/proto/dapr/proto/runtime/v1/invoke_pb.js';
 import type { GrpcApiServer } from '../grpc/api-server.js';
 import { DaprError, errors, GrpcStatus } from '../runtime/errors.js';
 import type { DirectMessaging } from './direct-messaging.js';
@@ -26,7 +27,7 @@ const grpcByHttp = new Map<number, number>([
 
 /** `Dapr/InvokeService`: the SDKs' gRPC form of service invocation, towards HTTP apps. */
 export function registerInvocationGrpc(api: GrpcApiServer, messaging: DirectMessaging, selfAppId: string): void {
-  api.unary('invokeService', (request, call) => {
+  api.unary('invokeService', InvokeServiceRequestSchema, InvokeResponseSchema, (request, call) => {
     const target = parseTarget(request.id);
     if (target instanceof DaprError) throw target;
     const message = request.message;
