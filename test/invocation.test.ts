@@ -7,6 +7,8 @@ import { startSidecar, tempDir, type SidecarProcess } from './support/sidecar.js
 
 const VERBS_WITH_BODY = ['POST', 'PUT', 'PATCH', 'DELETE'];
 const ALL_VERBS = ['GET', 'HEAD', 'OPTIONS', ...VERBS_WITH_BODY];
+const LARGE = Buffer.alloc(12 * 1024 * 1024);
+for (let i = 0; i < LARGE.length; i += 4093) LARGE[i] = (i / 4093) % 253;
 
 describe('service invocation', () => {
   const registry = tempDir('invoke');
@@ -16,6 +18,11 @@ describe('service invocation', () => {
 
   before(async () => {
     app = await startApp((req, res) => {
+      if (req.url === '/large') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.end(LARGE);
+        return;
+      }
       if (req.url.startsWith('/status/')) {
         res.writeHead(Number(req.url.slice('/status/'.length)), { 'content-type': 'text/plain', 'x-app': 'yes' });
         res.end(`app says ${req.url}`);
@@ -149,6 +156,34 @@ describe('service invocation', () => {
     assert.match(chunked, /ERR_BODY_TOO_LARGE/);
     const health = await http(caller.url('/v1.0/healthz/outbound'));
     assert.equal(health.status, 204);
+  });
+
+  it('delivers a large response to a slow reader without losing or reordering bytes', async () => {
+    for (const sidecar of [callee, caller]) {
+      const received = await new Promise<Buffer>((resolve, reject) => {
+        const socket = connect(sidecar.ports.http, '127.0.0.1', () => {
+          socket.write('GET /v1.0/invoke/callee/method/large HTTP/1.1\r\nHost: x\r\n\r\n');
+          socket.pause();
+          setTimeout(() => socket.resume(), 400);
+        });
+        const chunks: Buffer[] = [];
+        let total = 0;
+        socket.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          total += chunk.length;
+          const all = Buffer.concat(chunks);
+          const headEnd = all.indexOf('\r\n\r\n');
+          if (headEnd !== -1 && total - headEnd - 4 >= LARGE.length) {
+            socket.destroy();
+            resolve(all.subarray(headEnd + 4));
+          }
+        });
+        socket.on('error', reject);
+        setTimeout(() => reject(new Error(`only ${total} bytes arrived`)), 15_000).unref();
+      });
+      assert.equal(received.length, LARGE.length);
+      assert.ok(received.equals(LARGE));
+    }
   });
 
   it('answers pipelined keep-alive requests in order', async () => {

@@ -39,8 +39,6 @@ export class DaprError extends Error {
 
 export const errors = {
   badRequest: (message: string) => new DaprError('ERR_BAD_REQUEST', message, 400, GrpcStatus.INVALID_ARGUMENT),
-  malformedRequest: (message: string) =>
-    new DaprError('ERR_MALFORMED_REQUEST', message, 400, GrpcStatus.INVALID_ARGUMENT),
   bodyTooLarge: (limit: number) =>
     new DaprError(
       'ERR_BODY_TOO_LARGE',
@@ -49,9 +47,6 @@ export const errors = {
       GrpcStatus.RESOURCE_EXHAUSTED,
     ),
   internal: (message: string) => new DaprError('ERR_INTERNAL', message, 500, GrpcStatus.INTERNAL),
-  notFound: (message: string) => new DaprError('ERR_NOT_FOUND', message, 404, GrpcStatus.NOT_FOUND),
-  unimplemented: (message: string) =>
-    new DaprError('ERR_API_UNIMPLEMENTED', message, 501, GrpcStatus.UNIMPLEMENTED),
   healthNotReady: () => new DaprError('ERR_HEALTH_NOT_READY', 'dapr is not ready', 500, GrpcStatus.INTERNAL),
   outboundHealthNotReady: () =>
     new DaprError('ERR_OUTBOUND_HEALTH_NOT_READY', 'dapr outbound is not ready', 500, GrpcStatus.INTERNAL),
@@ -59,6 +54,4 @@ export const errors = {
     new DaprError('ERR_HEALTH_APPID_NOT_MATCH', 'dapr app-id does not match', 500, GrpcStatus.INTERNAL),
   directInvoke: (appId: string, cause: string, httpStatus = 500, grpcStatus: GrpcStatusCode = GrpcStatus.INTERNAL) =>
     new DaprError('ERR_DIRECT_INVOKE', `failed to invoke, id: ${appId}, err: ${cause}`, httpStatus, grpcStatus),
-  metadataKeyMissing: () =>
-    new DaprError('ERR_BAD_REQUEST', 'metadata key must not be empty', 400, GrpcStatus.INVALID_ARGUMENT),
 };
