@@ -77,7 +77,7 @@ export class HttpFront {
     req.forEach((name, value) => {
       headers.push(name, value);
     });
-    const request = new ApiRequest(method, url, req.getQuery() ?? '', headers, remoteAddressOf(res));
+    const request = new ApiRequest(method, url, req.getQuery() ?? '', headers);
     const reply = new ApiReply(res);
     reply.headOnly = method === 'HEAD';
     res.onAborted(() => reply.abort());
@@ -147,8 +147,4 @@ export class HttpFront {
       reply.error(errors.internal(String((err as Error).message ?? err)));
     }
   }
-}
-
-function remoteAddressOf(res: HttpResponse): string {
-  return Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
 }

@@ -13,7 +13,6 @@ export class ApiRequest {
     readonly query: string,
     /** Flat [name, value, ...] with lower-case names, in arrival order; repeated headers stay repeated. */
     readonly headers: string[],
-    readonly remoteAddress: string,
   ) {}
 
   header(lowerCaseName: string): string | undefined {

@@ -35,7 +35,7 @@ function forward(messaging: DirectMessaging, selfAppId: string, id: string, meth
     reply.error(errors.directInvoke(target.appId, `HTTP verb ${req.method} cannot be invoked`, 405));
     return;
   }
-  const headers = invocationHeaders(req.headers, { callerAppId: selfAppId, calleeAppId: target.appId, remoteAddress: req.remoteAddress });
+  const headers = invocationHeaders(req.headers, { callerAppId: selfAppId, calleeAppId: target.appId });
   const call = messaging.invoke(target, { verb: req.method, method, query: req.query, headers, body: req.body }, (err, res) => {
     if (err !== null) reply.error(err);
     else reply.send(res!.status, res!.headers, res!.body);
