@@ -143,6 +143,24 @@ async function rawCall(port: number, headers: OutgoingHttpHeaders, body: Buffer[
   }
 }
 
+/** A node:http2 server playing the peer; returns its port. */
+async function startNodeHttp2Server(
+  t: TestContext,
+  options: http2.ServerOptions,
+  onStream: (stream: http2.ServerHttp2Stream, headers: IncomingHttpHeaders) => void,
+): Promise<number> {
+  const server = http2.createServer(options);
+  server.on('stream', onStream);
+    const sessions = new Set<http2.ServerHttp2Session>();
+    server.on('session', (session) => sessions.add(session));
+    await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
+    t.after(() => {
+      for (const session of sessions) session.destroy();
+      return new Promise((resolve) => server.close(resolve));
+    });
+  return (server.address() as AddressInfo).port;
+}
+
 // ---- a hand-driven HTTP/2 peer, for frames no library sends on purpose
 
 interface RawFrame {
@@ -269,7 +287,9 @@ describe('H2UnaryClient and H2UnaryServer', { timeout: 60_000 }, () => {
     assert.equal(seen[':authority'], `${LOOPBACK}:${port}`);
     assert.equal(seen['content-type'], 'application/grpc', 'metadata must not override the transport headers');
     assert.equal(seen.te, 'trailers');
-    assert.equal(seen['grpc-timeout'], '5000m');
+    // The first call waits for the connection, so less of its deadline is left when it is sent.
+    const timeoutMs = Number(/^(\d+)m$/.exec(String(seen['grpc-timeout']))?.[1]);
+    assert.ok(timeoutMs > 4000 && timeoutMs <= 5000, `grpc-timeout ${seen['grpc-timeout']}`);
     assert.equal(seen['dapr-caller-app-id'], 'caller');
     assert.equal(seen['x-trace-bin'], 'AAEC');
     assert.equal(seen['user-agent'], 'ua');
@@ -323,10 +343,12 @@ describe('H2UnaryClient and H2UnaryServer', { timeout: 60_000 }, () => {
     });
     const connections = countConnections(t);
     const client = newClient(t, port);
-    const outcomes = await Promise.all(Array.from({ length: 500 }, (_, i) => invoke(client, CALL_LOCAL, Buffer.from(String(i)))));
+    // 2 KiB each: frames are copied into the write slabs, which fill up and roll over many times.
+    const body = (i: number): string => `${i}:`.padEnd(2 * KiB, String.fromCharCode(97 + (i % 26)));
+    const outcomes = await Promise.all(Array.from({ length: 500 }, (_, i) => invoke(client, CALL_LOCAL, Buffer.from(body(i)))));
     outcomes.forEach((outcome, i) => {
       assert.equal(outcome.err, null);
-      assert.equal(outcome.response?.toString(), `ok:${i}`);
+      assert.equal(outcome.response?.toString(), `ok:${body(i)}`);
     });
     assert.equal(connections(), 1, 'all calls ride on a single connection');
     await waitFor(() => server.inFlight === 0, 'streams to close');
@@ -507,7 +529,7 @@ describe('H2UnaryClient and H2UnaryServer', { timeout: 60_000 }, () => {
     await delay(50);
     assert.equal(results.length, 1, 'the callback runs exactly once');
     assert.equal((await invoke(client, CALL_LOCAL, Buffer.from('y'), { deadlineMs: 50 })).err?.code, GrpcStatus.DEADLINE_EXCEEDED);
-    assert.equal(server.inFlight, 0);
+    await waitFor(() => server.inFlight === 0, 'the expired stream to close');
   });
 
   test('calls after close() fail with UNAVAILABLE, asynchronously', async (t) => {
@@ -701,6 +723,10 @@ describe('H2UnaryClient against other peers', { timeout: 60_000 }, () => {
     await waitFor(() => dataBytes(1) === 100, 'the first 100 bytes');
     await delay(50);
     assert.equal(dataBytes(1), 100, 'nothing beyond the stream window');
+    socket.write(h2frame(FrameType.WINDOW_UPDATE, 0, 1, u32(300)));
+    await waitFor(() => dataBytes(1) === 400, 'the next 300 bytes');
+    await delay(50);
+    assert.equal(dataBytes(1), 400, 'a window opened part way is used, then waited on again');
     socket.write(h2frame(FrameType.WINDOW_UPDATE, 0, 1, u32(5000)));
     await log.next('END_STREAM', (f) => f.type === FrameType.DATA && (f.flags & Flag.END_STREAM) !== 0);
     assert.deepEqual(Buffer.concat(log.of(FrameType.DATA, 1).map((f) => f.payload)), frame(request));
@@ -727,11 +753,19 @@ describe('H2UnaryClient against other peers', { timeout: 60_000 }, () => {
     assert.equal(outcome.response?.toString(), 'response in padded pieces');
 
     // Larger windows, default 16 KiB frames: a 40 KiB message and 20 KiB of metadata must be cut to fit.
-    socket.write(h2frame(FrameType.SETTINGS, 0, 0, settingsPayload([[Setting.INITIAL_WINDOW_SIZE, MiB]])));
+    // Lowering the header table size obliges the encoder to announce a table size update.
+    const settings = settingsPayload([
+      [Setting.INITIAL_WINDOW_SIZE, MiB],
+      [Setting.HEADER_TABLE_SIZE, 0],
+    ]);
+    socket.write(h2frame(FrameType.SETTINGS, 0, 0, settings));
+    const acks = (): number => log.of(FrameType.SETTINGS).filter((f) => f.flags === Flag.ACK).length;
+    await waitFor(() => acks() === 2, 'the new settings to be acknowledged');
     const second = invoke(client, CALL_LOCAL, Buffer.alloc(40 * KiB, 1), { metadata: { 'x-big': 'v'.repeat(20 * KiB) } });
     await log.next('second request', (f) => f.type === FrameType.DATA && f.streamId === 3 && (f.flags & Flag.END_STREAM) !== 0);
     const [headers] = log.of(FrameType.HEADERS, 3);
     assert.equal(headers.flags & Flag.END_HEADERS, 0, 'the header block continues');
+    assert.equal(headers.payload[0], 0x20, 'the block opens with a table size update to 0');
     const continuations = log.of(FrameType.CONTINUATION, 3);
     assert.ok(continuations.length >= 1 && (continuations[continuations.length - 1].flags & Flag.END_HEADERS) !== 0);
     const decoded = decodeFields(new HpackDecoder(), Buffer.concat([headers.payload, ...continuations.map((f) => f.payload)]));
@@ -741,18 +775,25 @@ describe('H2UnaryClient against other peers', { timeout: 60_000 }, () => {
     socket.write(h2frame(FrameType.RST_STREAM, 0, 3, u32(ErrorCode.REFUSED_STREAM)));
     assertStatus(await second, GrpcStatus.UNAVAILABLE, /reset with code 7/);
 
-    // A protocol violation by the server: the client answers with GOAWAY and fails what was in flight.
+    // A response without :status fails the call and resets its stream.
     const third = invoke(client, CALL_LOCAL, Buffer.from('x'));
     await log.next('third request', (f) => f.type === FrameType.HEADERS && f.streamId === 5);
-    socket.write(h2frame(FrameType.DATA, 0, 7, Buffer.from('idle stream')));
-    assertStatus(await third, GrpcStatus.UNAVAILABLE, /protocol error/);
+    socket.write(h2frame(FrameType.HEADERS, Flag.END_HEADERS, 5, encodeHeaderBlock([['content-type', 'application/grpc']])));
+    assertStatus(await third, GrpcStatus.INTERNAL, /malformed response headers/);
+    const malformedReset = await log.next('RST_STREAM', (f) => f.type === FrameType.RST_STREAM && f.streamId === 5);
+    assert.equal(malformedReset.payload.readUInt32BE(0), ErrorCode.PROTOCOL_ERROR);
+
+    // A protocol violation by the server: the client answers with GOAWAY and fails what was in flight.
+    const fourth = invoke(client, CALL_LOCAL, Buffer.from('x'));
+    await log.next('fourth request', (f) => f.type === FrameType.HEADERS && f.streamId === 7);
+    socket.write(h2frame(FrameType.DATA, 0, 9, Buffer.from('idle stream')));
+    assertStatus(await fourth, GrpcStatus.UNAVAILABLE, /protocol error/);
     assert.equal((await log.next('GOAWAY', (f) => f.type === FrameType.GOAWAY)).payload.readUInt32BE(4), ErrorCode.PROTOCOL_ERROR);
   });
 
   test('GOAWAY from the peer: streams up to its last id finish, later ones fail UNAVAILABLE, new calls reconnect', async (t) => {
-    const server = http2.createServer();
     const held: http2.ServerHttp2Stream[] = [];
-    server.on('stream', (stream, headers) => {
+    const port = await startNodeHttp2Server(t, {}, (stream, headers) => {
       stream.on('error', () => {});
       stream.resume();
       if (headers[':path'] !== '/hold') {
@@ -762,15 +803,8 @@ describe('H2UnaryClient against other peers', { timeout: 60_000 }, () => {
       held.push(stream);
       if (held.length === 2) stream.session?.goaway(h2.NGHTTP2_NO_ERROR, held[0].id);
     });
-    const sessions = new Set<http2.ServerHttp2Session>();
-    server.on('session', (session) => sessions.add(session));
-    await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
-    t.after(() => {
-      for (const session of sessions) session.destroy();
-      return new Promise((resolve) => server.close(resolve));
-    });
     const connections = countConnections(t);
-    const client = newClient(t, (server.address() as AddressInfo).port);
+    const client = newClient(t, port);
     const first = invoke(client, '/hold', Buffer.from('1'));
     await waitFor(() => held.length === 1, 'the first stream');
     const second = invoke(client, '/hold', Buffer.from('2'));
@@ -784,8 +818,7 @@ describe('H2UnaryClient against other peers', { timeout: 60_000 }, () => {
   });
 
   test('maps HTTP statuses, resets, missing statuses and bad framing from a padding node:http2 server', async (t) => {
-    const server = http2.createServer({ paddingStrategy: h2.PADDING_STRATEGY_MAX });
-    server.on('stream', (stream, headers) => {
+    const port = await startNodeHttp2Server(t, { paddingStrategy: h2.PADDING_STRATEGY_MAX }, (stream, headers) => {
       stream.on('error', () => {});
       stream.resume();
       const grpcOk = { ':status': 200, 'content-type': 'application/grpc' };
@@ -830,14 +863,7 @@ describe('H2UnaryClient against other peers', { timeout: 60_000 }, () => {
           return stream.respond({ ...grpcOk, 'grpc-status': '5', 'grpc-message': 'gone%20away' }, { endStream: true });
       }
     });
-    const sessions = new Set<http2.ServerHttp2Session>();
-    server.on('session', (session) => sessions.add(session));
-    await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
-    t.after(() => {
-      for (const session of sessions) session.destroy();
-      return new Promise((resolve) => server.close(resolve));
-    });
-    const client = newClient(t, (server.address() as AddressInfo).port);
+    const client = newClient(t, port);
     const expect = async (path: string, code: number, details?: RegExp): Promise<void> => {
       const outcome = await invoke(client, path, Buffer.from('req'), { deadlineMs: 3000 });
       assert.ok(outcome.err !== null, `${path} should fail`);
@@ -970,8 +996,10 @@ describe('interoperability', { timeout: 60_000 }, () => {
     const client = newClient(t, port, { maxMessageBytes: KiB });
     const big = toBinary(InternalInvokeRequestSchema, invokeRequest('big', Buffer.alloc(2 * KiB)));
     assertStatus(await invoke(client, CALL_LOCAL, big), GrpcStatus.RESOURCE_EXHAUSTED);
-    const echoBig = toBinary(InternalInvokeRequestSchema, invokeRequest('x'.repeat(900), Buffer.alloc(100)));
-    assertStatus(await invoke(client, CALL_LOCAL, echoBig), GrpcStatus.RESOURCE_EXHAUSTED, /vs\. 1024/);
+    // The response repeats the caller id from the metadata: it outgrows the request and the client's limit.
+    const request = toBinary(InternalInvokeRequestSchema, invokeRequest('m', Buffer.alloc(700)));
+    const metadata = { 'dapr-caller-app-id': 'c'.repeat(500) };
+    assertStatus(await invoke(client, CALL_LOCAL, request, { metadata }), GrpcStatus.RESOURCE_EXHAUSTED, /vs\. 1024/);
   });
 
   test('H2UnaryClient queues beyond the peer MAX_CONCURRENT_STREAMS', async (t) => {
@@ -983,10 +1011,9 @@ describe('interoperability', { timeout: 60_000 }, () => {
       active--;
     });
     const client = newClient(t, port);
-    const outcomes = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => invoke(client, CALL_LOCAL, toBinary(InternalInvokeRequestSchema, invokeRequest(`q${i}`)))),
-    );
-    for (const outcome of outcomes) assert.equal(outcome.err, null, outcome.err?.message);
+    const calls = Array.from({ length: 40 }, (_, i) => invoke(client, CALL_LOCAL, toBinary(InternalInvokeRequestSchema, invokeRequest(`q${i}`))));
+    client.close(); // calls already made, queued or not, still complete
+    for (const outcome of await Promise.all(calls)) assert.equal(outcome.err, null, outcome.err?.message);
     assert.ok(peak <= 4, `at most 4 calls at the server at once, saw ${peak}`);
     assert.equal(peak, 4, 'the limit is used fully');
   });

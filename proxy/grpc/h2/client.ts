@@ -122,6 +122,7 @@ class ClientCall extends H2Stream {
     process.nextTick(this.onDone, err, null);
   }
 
+  /** Takes in a response header block; false when it is malformed. */
   onHeaders(fields: string[], count: number, endStream: boolean): boolean {
     if (this.httpStatus !== 0) {
       // Trailers: they must end the stream.
@@ -227,8 +228,10 @@ class ClientConnection extends H2Connection<ClientCall> {
   /** Calls waiting for the peer's SETTINGS or for a stream slot under its MAX_CONCURRENT_STREAMS. */
   private queue: ClientCall[] = [];
   private queueHead = 0;
-  /** No new calls: GOAWAY received, stream ids used up or the client closing; closes once idle. */
+  /** No new streams here (GOAWAY received or stream ids used up): queued calls moved elsewhere; closes once idle. */
   private draining = false;
+  /** The client is closing: no new calls, but queued ones still go out here; closes once idle. */
+  private closing = false;
   private readonly connectTimer: NodeJS.Timeout;
 
   constructor(
@@ -245,7 +248,7 @@ class ClientConnection extends H2Connection<ClientCall> {
   }
 
   get usable(): boolean {
-    return !this.dead && !this.draining;
+    return !this.dead && !this.draining && !this.closing;
   }
 
   enqueue(call: ClientCall): void {
@@ -267,10 +270,10 @@ class ClientConnection extends H2Connection<ClientCall> {
     if (--this.busy === 0) this.socket.unref();
     if (this.dead) return;
     this.openQueued();
-    if (this.draining && this.busy === 0) this.closeGracefully('idle after draining');
+    if ((this.draining || this.closing) && this.busy === 0) this.closeGracefully('idle after draining');
   }
 
-  /** Refuses further calls and closes once the calls attached have settled. */
+  /** Opens no more streams: queued calls move to another connection; closes once the open ones have settled. */
   drain(): void {
     if (this.draining) return;
     this.draining = true;
@@ -278,6 +281,12 @@ class ClientConnection extends H2Connection<ClientCall> {
     const waiting = this.takeQueued();
     if (waiting.length > 0) this.client.redispatch(waiting);
     if (this.busy === 0) this.closeGracefully('idle after draining');
+  }
+
+  /** The client is closing: queued calls still go out here, and the connection closes once all have settled. */
+  closeWhenIdle(): void {
+    this.closing = true;
+    if (this.busy === 0) this.closeGracefully('client closed');
   }
 
   abandon(reason: string): void {
@@ -297,7 +306,9 @@ class ClientConnection extends H2Connection<ClientCall> {
     }
     if (endStream) call.remoteEnded = true;
     if (!call.onHeaders(this.fields, count, endStream)) {
-      this.resetStream(call, ErrorCode.PROTOCOL_ERROR);
+      this.writeRstStream(streamId, ErrorCode.PROTOCOL_ERROR);
+      this.forgetStream(call);
+      call.settle(new GrpcCallError(GrpcStatus.INTERNAL, 'malformed response headers'), null);
       return;
     }
     if (endStream) call.complete();
@@ -470,7 +481,7 @@ export class H2UnaryClient {
     this.isClosed = true;
     const conn = this.conn;
     this.conn = null;
-    conn?.drain();
+    conn?.closeWhenIdle();
   }
 
   /** The encoded request headers every call to `path` starts with. */

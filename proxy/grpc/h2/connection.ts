@@ -57,10 +57,10 @@ export class H2Stream {
 }
 
 export abstract class H2Connection<S extends H2Stream> implements FrameSink {
-  readonly streams = new Map<number, S>();
+  protected readonly streams = new Map<number, S>();
   /** Set once the connection is closed or closing for good: nothing is read or sent any more. */
-  dead = false;
-  peerSettingsReceived = false;
+  protected dead = false;
+  protected peerSettingsReceived = false;
   protected peerMaxConcurrentStreams = Infinity;
   protected readonly out: Outbox;
   /** Decoded fields of the header block being handed to `onHeaderBlock`: name, value, name, value, ... */
@@ -385,6 +385,7 @@ export abstract class H2Connection<S extends H2Stream> implements FrameSink {
     const length = message.length;
     const total = length + GRPC_PREFIX_BYTES;
     const out = this.out;
+    out.schedule();
     while (stream.outSent < total) {
       const size = Math.min(total - stream.outSent, stream.sendWindow, this.sendWindow, this.peerMaxFrameSize);
       if (size <= 0) return false;
@@ -413,7 +414,6 @@ export abstract class H2Connection<S extends H2Stream> implements FrameSink {
     }
     stream.outMessage = null;
     if (stream.outEndsStream) stream.localEnded = true;
-    out.schedule();
     return true;
   }
 

@@ -10,7 +10,7 @@ export class Outbox {
   buf: Buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
   pos = 0;
   private start = 0;
-  private readonly chunks: Buffer[] = [];
+  private readonly chunks: Uint8Array[] = [];
   private scheduled = false;
 
   constructor(private readonly socket: Socket) {}
@@ -26,7 +26,7 @@ export class Outbox {
   /** Queues bytes that are sent as they are, without copying; they must not change until written. */
   appendReference(bytes: Uint8Array): void {
     this.seal();
-    this.chunks.push(bytes as Buffer);
+    this.chunks.push(bytes);
   }
 
   /** Sends what was written once the current tick's work is done. */

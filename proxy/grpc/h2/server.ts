@@ -182,8 +182,8 @@ class ServerConnection extends H2Connection<ServerCall> {
   respondHttpStatus(call: ServerCall, status: number): void {
     if (this.dead) return;
     const text = String(status);
-    const pos = writeLiteralField(this.out.buf, this.beginHeaders(literalFieldBound(':status', text)), ':status', text);
-    this.endHeaders(call.id, pos, true);
+    const start = this.beginHeaders(literalFieldBound(':status', text));
+    this.endHeaders(call.id, writeLiteralField(this.out.buf, start, ':status', text), true);
     this.finishEarly(call);
   }
 
