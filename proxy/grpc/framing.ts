@@ -1,33 +1,10 @@
 // gRPC length-prefixed message framing for unary calls: a 1-byte compressed flag, a 4-byte big-endian
 // length, then the message bytes.
 
-import type { Writable } from 'node:stream';
-
 const MESSAGE_PREFIX_BYTES = 5;
-
-// Below this size one pooled buffer holding prefix + message is cheaper than a two-chunk corked write.
-const COPY_THRESHOLD_BYTES = 4096;
 
 const EMPTY_MESSAGE = Buffer.alloc(0);
 
-/** Writes `message` as the only gRPC message of the stream and ends the writable side. */
-export function endWithMessage(stream: Writable, message: Uint8Array): void {
-  const length = message.byteLength;
-  if (length <= COPY_THRESHOLD_BYTES) {
-    const framed = Buffer.allocUnsafe(MESSAGE_PREFIX_BYTES + length);
-    framed[0] = 0;
-    framed.writeUInt32BE(length, 1);
-    framed.set(message, MESSAGE_PREFIX_BYTES);
-    stream.end(framed);
-    return;
-  }
-  const prefix = Buffer.allocUnsafe(MESSAGE_PREFIX_BYTES);
-  prefix[0] = 0;
-  prefix.writeUInt32BE(length, 1);
-  stream.cork();
-  stream.write(prefix);
-  stream.end(message); // end() uncorks, so both chunks reach the HTTP/2 layer as one batch
-}
 
 /** Why a received body cannot be a single well-formed, uncompressed unary message. */
 export const FrameProblem = {

@@ -1,5 +1,5 @@
 import { AppChannelError, HttpPool, type AppResponse } from '../appchannel/http-pool.js';
-import { GrpcCallError, UnaryClient } from '../grpc/unary-transport.js';
+import { GrpcCallError, H2UnaryClient } from '../grpc/h2/transport.js';
 import type { AppAddress, CachedResolver } from '../nameresolution/index.js';
 import { DaprError, errors, GrpcStatus } from '../runtime/errors.js';
 import { createLogger } from '../runtime/logger.js';
@@ -49,8 +49,8 @@ const NOOP: Cancellable = { cancel() {} };
  * app goes to that app's sidecar over the internal gRPC hop, which hands it to its app channel.
  */
 export class DirectMessaging {
-  private readonly peers = new Map<string, UnaryClient>();
-  private readonly peerByAddress = new WeakMap<AppAddress, UnaryClient>();
+  private readonly peers = new Map<string, H2UnaryClient>();
+  private readonly peerByAddress = new WeakMap<AppAddress, H2UnaryClient>();
   private readonly namespace: string;
 
   constructor(private readonly options: DirectMessagingOptions) {
@@ -95,13 +95,13 @@ export class DirectMessaging {
   }
 
   /** One HTTP/2 session per peer address, shared by all calls to it. */
-  private peerClient(address: AppAddress): UnaryClient {
+  private peerClient(address: AppAddress): H2UnaryClient {
     let client = this.peerByAddress.get(address);
     if (client !== undefined && !client.closed) return client;
     const authority = address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
     client = this.peers.get(authority);
     if (client === undefined || client.closed) {
-      client = new UnaryClient(authority, { maxMessageBytes: this.options.maxMessageBytes });
+      client = new H2UnaryClient(authority, { maxMessageBytes: this.options.maxMessageBytes });
       this.peers.set(authority, client);
     }
     // Cached resolver answers are the same objects call after call: skip building the key for them.

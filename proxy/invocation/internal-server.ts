@@ -1,4 +1,4 @@
-import { GrpcCallError, type UnaryHandler } from '../grpc/unary-transport.js';
+import { GrpcCallError, type UnaryHandler } from '../grpc/h2/transport.js';
 import { DaprError, GrpcStatus } from '../runtime/errors.js';
 import { appChannelCause, type DirectMessaging } from './direct-messaging.js';
 import { CALL_LOCAL_PATH, decodeInternalRequest, encodeInternalResponse, type InvocationRequest } from './messages.js';

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { HttpPool } from '../appchannel/http-pool.js';
 import { GrpcApiServer } from '../grpc/api-server.js';
-import { UnaryServer } from '../grpc/unary-transport.js';
+import { H2UnaryServer } from '../grpc/h2/transport.js';
 import { HttpFront } from '../http/front.js';
 import { Router } from '../http/router.js';
 import { DirectMessaging, type AppCallPolicy } from '../invocation/direct-messaging.js';
@@ -47,7 +47,7 @@ export class Sidecar implements RuntimeState {
   private messaging: DirectMessaging | null = null;
   private httpFront: HttpFront | null = null;
   private grpcApi: GrpcApiServer | null = null;
-  private internalServer: UnaryServer | null = null;
+  private internalServer: H2UnaryServer | null = null;
   private metricsServer: MetricsServer | null = null;
   private shuttingDown: Promise<void> | null = null;
   private appWait: { cancel(): void } | null = null;
@@ -123,7 +123,7 @@ export class Sidecar implements RuntimeState {
     registerRuntimeGrpc(this.grpcApi, this, metadata);
     registerInvocationGrpc(this.grpcApi, messaging, o.appId);
 
-    this.internalServer = new UnaryServer(internalInvocationHandlers(messaging), { maxMessageBytes: o.maxBodySizeBytes });
+    this.internalServer = new H2UnaryServer(internalInvocationHandlers(messaging), { maxMessageBytes: o.maxBodySizeBytes });
 
     this.ports.grpc = await this.grpcApi.listen(o.listenAddress, o.daprGrpcPort);
     this.ports.http = await this.httpFront.listen(o.listenAddress, o.daprHttpPort);

@@ -15,7 +15,7 @@ import {
   grpcCodeForResetCode,
 } from '../call-status.js';
 import { FrameProblem, UnaryMessageReader } from '../framing.js';
-import type { GrpcMetadata, UnaryCallback, UnaryClientOptions } from '../unary-client.js';
+import type { GrpcMetadata, UnaryCallback, UnaryClientOptions } from '../unary-types.js';
 import { H2Connection, H2Stream } from './connection.js';
 import { ErrorCode, MAX_STREAM_ID } from './frames.js';
 import { encodeHeaderBlock, literalFieldBound, writeLiteralField } from './hpack.js';

@@ -7,7 +7,7 @@ import { GrpcStatus } from '../../runtime/errors.js';
 import { createLogger } from '../../runtime/logger.js';
 import { GrpcCallError, MAX_TIMER_MS, encodeGrpcMessage, frameProblemError, parseGrpcTimeout } from '../call-status.js';
 import { FrameProblem, UnaryMessageReader } from '../framing.js';
-import type { UnaryHandler, UnaryServerOptions } from '../unary-server.js';
+import type { UnaryHandler, UnaryServerOptions } from '../unary-types.js';
 import { H2Connection, H2Stream } from './connection.js';
 import { ErrorCode } from './frames.js';
 import { encodeHeaderBlock, literalFieldBound, writeLiteralField } from './hpack.js';
