@@ -5,7 +5,6 @@ const MESSAGE_PREFIX_BYTES = 5;
 
 const EMPTY_MESSAGE = Buffer.alloc(0);
 
-
 /** Why a received body cannot be a single well-formed, uncompressed unary message. */
 export const FrameProblem = {
   NONE: 0,
