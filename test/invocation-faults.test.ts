@@ -142,6 +142,36 @@ spec:
     }
   });
 
+  it('finds peers through a static name-resolution table', async () => {
+    const registry = tempDir('static-a');
+    const otherRegistry = tempDir('static-b');
+    const config = tempDir('static-config');
+    cleanups.push(() => registry.remove(), () => otherRegistry.remove(), () => config.remove());
+    const target = await app();
+    const callee = await sidecar('listed', registry.path, target.port);
+    writeFileSync(
+      join(config.path, 'config.yaml'),
+      `apiVersion: dapr.io/v1alpha1
+kind: Configuration
+metadata:
+  name: fixed
+spec:
+  nameResolution:
+    component: static
+    configuration:
+      apps:
+        listed: "127.0.0.1:${callee.ports.internalGrpc}"
+`,
+    );
+    // A different registry folder: only the static table can lead the caller to the callee.
+    const caller = await sidecar('lookup', otherRegistry.path, undefined, ['--config', join(config.path, 'config.yaml')]);
+    const res = await http(caller.url('/v1.0/invoke/listed/method/hello'), { method: 'POST', body: 'static' });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), 'static');
+    const unknown = await http(caller.url('/v1.0/invoke/unlisted/method/hello'));
+    assert.equal(unknown.status, 404);
+  });
+
   it('never sends the app more than --app-max-concurrency requests at once', async () => {
     const registry = tempDir('concurrency');
     cleanups.push(() => registry.remove());

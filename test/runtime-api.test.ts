@@ -101,6 +101,9 @@ scopes: [someone-else]
     const metadata = await client.metadata.get();
     assert.equal(metadata.id, 'rt');
     assert.ok(metadata.components.some((c) => c.name === 'statestore'));
+    await client.metadata.set('fromGrpc', 'set over gRPC');
+    const extended = (json(await http(sidecar.url('/v1.0/metadata'))) as { extended: Record<string, string> }).extended;
+    assert.equal(extended.fromGrpc, 'set over gRPC');
     const answer = await client.invoker.invoke('rt', 'echo/path', HttpMethod.POST, { hello: 'world' });
     assert.deepEqual(answer, { hello: 'world' });
     await assert.rejects(client.state.get('statestore', 'k'), /unimplemented/i);
@@ -118,6 +121,27 @@ scopes: [someone-else]
     const res = await http(sidecar.url('/v1.0/shutdown'), { method: 'POST' });
     assert.equal(res.status, 204);
     assert.equal(await sidecar.exited, 0);
+  });
+});
+
+describe('gRPC Shutdown', () => {
+  it('stops the sidecar gracefully when the SDK asks over gRPC', async () => {
+    const registry = tempDir('grpc-shutdown');
+    const sidecar = await startSidecar({ appId: 'stopper', registryDir: registry.path });
+    try {
+      const client = new DaprClient({
+        daprHost: '127.0.0.1',
+        daprPort: String(sidecar.ports.grpc),
+        communicationProtocol: CommunicationProtocolEnum.GRPC,
+        logger: { level: 0 as never },
+      });
+      await client.sidecar.shutdown();
+      assert.equal(await sidecar.exited, 0);
+      assert.match(sidecar.output(), /shutdown complete/);
+    } finally {
+      await sidecar.stop('SIGKILL');
+      registry.remove();
+    }
   });
 });
 
