@@ -92,6 +92,58 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/**
+ * The state query language (`/v1.0-alpha1/state/{store}/query`). Keys of EQ/IN and sort are dotted paths into the
+ * JSON value, e.g. `person.org`; values compare as JSON values.
+ */
+export type QueryFilter =
+  | { EQ: Record<string, unknown> }
+  | { IN: Record<string, unknown[]> }
+  | { AND: QueryFilter[] }
+  | { OR: QueryFilter[] };
+
+export interface QuerySort {
+  key: string;
+  order?: 'ASC' | 'DESC';
+}
+
+export interface StateQuery {
+  filter?: QueryFilter;
+  sort?: QuerySort[];
+  page?: { limit?: number; token?: string };
+}
+
+export interface QueryRequest {
+  query: StateQuery;
+  /** Only keys starting with this prefix take part (the runtime's key prefix, e.g. `myapp||`); '' for all. */
+  keyPrefix: string;
+  metadata?: StateMetadata;
+}
+
+export interface QueryItem {
+  /** The stored key, prefix included; the runtime strips it. */
+  key: string;
+  data: Uint8Array;
+  etag?: string;
+  error?: string;
+}
+
+export interface QueryResponse {
+  results: QueryItem[];
+  /** Continuation token for the next page; absent on the last page. */
+  token?: string;
+  metadata?: StateMetadata;
+}
+
+/** A store advertising QUERY_API. */
+export interface QueryableStore extends Store {
+  query(req: QueryRequest): Promise<QueryResponse>;
+}
+
+export function isQueryable(store: Store): store is QueryableStore {
+  return store.features().includes(StateFeature.QUERY_API) && typeof (store as Partial<QueryableStore>).query === 'function';
+}
+
 /** A store advertising TRANSACTIONAL: all operations apply, or none does. */
 export interface TransactionalStore extends Store {
   multi(req: TransactionalRequest): Promise<void>;
