@@ -22,6 +22,21 @@ export class ApiRequest {
     }
     return undefined;
   }
+
+  /** `metadata.<key>=<value>` query parameters: Dapr's way of passing component metadata. */
+  queryMetadata(): Record<string, string> {
+    const metadata: Record<string, string> = {};
+    if (this.query.length === 0) return metadata;
+    for (const [key, value] of new URLSearchParams(this.query)) {
+      if (key.startsWith('metadata.')) metadata[key.slice('metadata.'.length)] = value;
+    }
+    return metadata;
+  }
+
+  queryParam(name: string): string | undefined {
+    if (this.query.length === 0) return undefined;
+    return new URLSearchParams(this.query).get(name) ?? undefined;
+  }
 }
 
 export const EMPTY_BODY: Buffer = Buffer.alloc(0);

@@ -12,6 +12,9 @@ import { CachedResolver, createNameResolver } from '../nameresolution/index.js';
 import { appPolicy, loadConfiguration, loadResources, type Configuration, type LoadedResources } from '../resources/index.js';
 import { initComponents, type ComponentSet } from '../../components/registry.js';
 import '../../components/builtin.js';
+import { registerStateGrpc } from '../state/grpc-api.js';
+import { registerStateRoutes } from '../state/http-routes.js';
+import { StateApi } from '../state/state-api.js';
 import { registerRuntimeGrpc } from './grpc-api.js';
 import { registerRuntimeRoutes, type RuntimeState } from './http-routes.js';
 import { createLogger } from './logger.js';
@@ -114,14 +117,17 @@ export class Sidecar implements RuntimeState {
     });
     this.messaging = messaging;
 
+    const state = new StateApi(components, { appId: o.appId, namespace: o.namespace });
     const router = new Router();
     registerRuntimeRoutes(router, this, metadata);
+    registerStateRoutes(router, state);
     const invokeFallback = registerInvocationRoutes(router, messaging, o.appId);
     this.httpFront = new HttpFront(router, { maxBodyBytes: o.maxBodySizeBytes, apiToken: o.apiToken, fallback: invokeFallback });
 
     this.grpcApi = new GrpcApiServer({ maxMessageBytes: o.maxBodySizeBytes, apiToken: o.apiToken });
     registerRuntimeGrpc(this.grpcApi, this, metadata);
     registerInvocationGrpc(this.grpcApi, messaging, o.appId);
+    registerStateGrpc(this.grpcApi, state);
 
     this.internalServer = new H2UnaryServer(internalInvocationHandlers(messaging), { maxMessageBytes: o.maxBodySizeBytes });
 
