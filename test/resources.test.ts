@@ -301,7 +301,7 @@ describe('loadResources', () => {
     const components = await initComponents(loaded, recordingLogger());
     try {
       assert.deepEqual(components.list(), [
-        { name: 'statestore', type: 'state.in-memory', version: 'v1', capabilities: ['ETAG', 'TRANSACTIONAL', 'TTL', 'ACTOR'] },
+        { name: 'statestore', type: 'state.in-memory', version: 'v1', capabilities: ['ETAG', 'TRANSACTIONAL', 'TTL', 'QUERY_API', 'ACTOR'] },
       ]);
     } finally {
       await components.close();

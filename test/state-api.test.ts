@@ -34,6 +34,47 @@ function post(sidecar: SidecarProcess, path: string, body: unknown, headers: Rec
   return http(sidecar.url(path), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 }
 
+describe('state on the embedded SQLite store', () => {
+  it('keeps an acknowledged write across a sidecar killed with SIGKILL', async () => {
+    const registry = tempDir('sqlite-state');
+    const resources = tempDir('sqlite-res');
+    const data = tempDir('sqlite-data');
+    try {
+      writeFileSync(
+        join(resources.path, 'sqlite.yaml'),
+        `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: durable
+spec:
+  type: state.sqlite
+  version: v1
+  metadata:
+  - name: connectionString
+    value: ${join(data.path, 'state.db')}
+`,
+      );
+      const args = ['--resources-path', resources.path];
+      const first = await startSidecar({ appId: 'keeper', registryDir: registry.path, args });
+      assert.equal((await post(first, '/v1.0/state/durable', [{ key: 'k', value: { kept: true } }])).status, 204);
+      await first.stop('SIGKILL');
+      const second = await startSidecar({ appId: 'keeper', registryDir: registry.path, args });
+      try {
+        const res = await http(second.url('/v1.0/state/durable/k'));
+        assert.equal(res.status, 200);
+        assert.deepEqual(json(res), { kept: true });
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      closeHttpAgent();
+      registry.remove();
+      resources.remove();
+      data.remove();
+    }
+  });
+});
+
 describe('state API through a running sidecar', () => {
   const registry = tempDir('state');
   const resources = tempDir('state-res');
@@ -149,6 +190,38 @@ describe('state API through a running sidecar', () => {
     } finally {
       await other.stop();
     }
+  });
+
+  it('queries JSON values with filters, sorting and paging', async () => {
+    const people = [
+      { key: 'p1', value: { person: { org: 'dev', id: 3 }, city: 'Oslo' } },
+      { key: 'p2', value: { person: { org: 'ops', id: 1 }, city: 'Rome' } },
+      { key: 'p3', value: { person: { org: 'dev', id: 2 }, city: 'Lima' } },
+    ];
+    assert.equal((await post(sidecar, '/v1.0/state/shared', people)).status, 204);
+    const byOrg = await post(sidecar, '/v1.0-alpha1/state/shared/query', {
+      filter: { EQ: { 'person.org': 'dev' } },
+      sort: [{ key: 'person.id', order: 'DESC' }],
+    });
+    assert.equal(byOrg.status, 200);
+    const body = json(byOrg) as { results: Array<{ key: string; data: { person: { id: number } }; etag: string }> };
+    assert.deepEqual(body.results.map((r) => r.key), ['p1', 'p3']);
+    assert.equal(body.results[0]!.data.person.id, 3);
+    const seen: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = json(await post(sidecar, '/v1.0-alpha1/state/shared/query', {
+        filter: { IN: { city: ['Oslo', 'Rome', 'Lima'] } },
+        sort: [{ key: 'person.id' }],
+        page: { limit: 2, ...(token === undefined ? {} : { token }) },
+      })) as { results: Array<{ key: string }>; token?: string };
+      seen.push(...page.results.map((r) => r.key));
+      token = page.token;
+    } while (token !== undefined);
+    assert.deepEqual(seen, ['p2', 'p3', 'p1']);
+    const bad = await post(sidecar, '/v1.0-alpha1/state/shared/query', { filter: { NOPE: {} } });
+    assert.equal(bad.status, 500);
+    assert.equal(errorCode(bad), 'ERR_STATE_QUERY');
   });
 
   it('answers bad input with Dapr errors', async () => {

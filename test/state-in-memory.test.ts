@@ -193,10 +193,10 @@ describe('state.in-memory', () => {
     );
   });
 
-  it('advertises ETAG, TRANSACTIONAL and TTL, and ACTOR as a capability', async (t) => {
+  it('advertises ETAG, TRANSACTIONAL, TTL and QUERY_API, and ACTOR as a capability', async (t) => {
     const store = storeFor(t);
-    assert.deepEqual(store.features(), ['ETAG', 'TRANSACTIONAL', 'TTL']);
-    assert.deepEqual(stateCapabilities(store), ['ETAG', 'TRANSACTIONAL', 'TTL', 'ACTOR']);
+    assert.deepEqual(store.features(), ['ETAG', 'TRANSACTIONAL', 'TTL', 'QUERY_API']);
+    assert.deepEqual(stateCapabilities(store), ['ETAG', 'TRANSACTIONAL', 'TTL', 'QUERY_API', 'ACTOR']);
   });
 
   it('drops its data on close', async () => {

@@ -1,7 +1,8 @@
-// `state.in-memory`: a process-local state store with ETags, first-write concurrency, TTL and transactions.
+// `state.in-memory`: a process-local state store with ETags, first-write concurrency, TTL, transactions and query.
 // ETags are the decimal form of a per-store counter, so any other string cannot be one this store issued.
 
 import { registerComponent } from '../registry.js';
+import { compileQuery, type QueryRow } from './query-engine.js';
 import {
   ETagInvalidError,
   ETagMismatchError,
@@ -12,6 +13,9 @@ import {
   type DeleteRequest,
   type GetRequest,
   type GetResponse,
+  type QueryableStore,
+  type QueryRequest,
+  type QueryResponse,
   type SetRequest,
   type TransactionalRequest,
   type TransactionalStore,
@@ -25,9 +29,20 @@ interface Entry {
   contentType: string | undefined;
 }
 
-const FEATURES: readonly StateFeature[] = Object.freeze([StateFeature.ETAG, StateFeature.TRANSACTIONAL, StateFeature.TTL]);
+const FEATURES: readonly StateFeature[] = Object.freeze([StateFeature.ETAG, StateFeature.TRANSACTIONAL, StateFeature.TTL, StateFeature.QUERY_API]);
 const ISSUED_ETAG = /^\d+$/;
 const DEFAULT_SWEEP_INTERVAL_MS = 1000;
+
+const NOT_JSON = Symbol('not JSON');
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function decodeJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(utf8.decode(data));
+  } catch {
+    return NOT_JSON;
+  }
+}
 
 function hasETag(etag: string | undefined): etag is string {
   return etag !== undefined && etag !== '';
@@ -37,7 +52,11 @@ function expiryTime(expiresAt: number): string {
   return new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-export class InMemoryStore implements TransactionalStore {
+interface Candidate extends QueryRow {
+  entry: Entry;
+}
+
+export class InMemoryStore implements TransactionalStore, QueryableStore {
   private readonly entries = new Map<string, Entry>();
   /** Keys with a TTL, so the sweep never walks keys that cannot expire. */
   private readonly expiring = new Set<string>();
@@ -60,6 +79,22 @@ export class InMemoryStore implements TransactionalStore {
     const response: GetResponse = { data: entry.data, etag: entry.etag };
     if (entry.expiresAt !== 0) response.metadata = { ttlExpireTime: expiryTime(entry.expiresAt) };
     if (entry.contentType !== undefined) response.contentType = entry.contentType;
+    return response;
+  }
+
+  async query(req: QueryRequest): Promise<QueryResponse> {
+    const compiled = compileQuery(req.query);
+    const candidates: Candidate[] = [];
+    for (const key of this.entries.keys()) {
+      if (!key.startsWith(req.keyPrefix)) continue;
+      const entry = this.live(key);
+      if (entry === undefined) continue;
+      const value = decodeJson(entry.data);
+      if (value !== NOT_JSON) candidates.push({ key, value, entry });
+    }
+    const page = compiled.select(candidates);
+    const response: QueryResponse = { results: page.results.map(({ key, entry }) => ({ key, data: entry.data, etag: entry.etag })) };
+    if (page.token !== undefined) response.token = page.token;
     return response;
   }
 
