@@ -32,17 +32,20 @@ export function probe(url: string, init: ProbeRequest = {}): Promise<ProbeRespon
 
 /**
  * Repeats a probe until accept() approves the answer or the deadline passes;
- * the error then names the last answer or failure seen.
+ * the error then names the last answer or failure seen. An abort signal stops
+ * the retries early (when whoever should answer is known to be gone).
  */
 export async function probeUntil(
   url: string,
   init: ProbeRequest,
   accept: (response: ProbeResponse) => boolean,
   deadlineMs: number,
+  signal?: AbortSignal,
 ): Promise<ProbeResponse> {
   const giveUpAt = Date.now() + deadlineMs;
   let last = 'nothing';
   for (;;) {
+    signal?.throwIfAborted();
     try {
       const response = await probe(url, { ...init, timeoutMs: 1000 });
       if (accept(response)) return response;
@@ -53,6 +56,6 @@ export async function probeUntil(
     if (Date.now() >= giveUpAt) {
       throw new Error(`${init.method ?? 'GET'} ${url} not ready after ${deadlineMs} ms (last: ${last})`);
     }
-    await sleep(50);
+    await sleep(50, undefined, { signal });
   }
 }

@@ -84,6 +84,7 @@ export class Http1Connection {
   private head: Head | undefined;
   private inFlight: InFlight | undefined;
 
+  /** request: the bytes exchange() sends unless it is given others. */
   constructor(
     private readonly host: string,
     private readonly port: number,
@@ -99,14 +100,20 @@ export class Http1Connection {
     return Buffer.concat([Buffer.from(head, 'latin1'), body]);
   }
 
-  exchange(): Promise<Http1Answer> {
+  /** Builds the bytes of a bodiless GET. */
+  static getRequest(url: URL): Buffer {
+    return Buffer.from(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`, 'latin1');
+  }
+
+  /** Sends one prebuilt request (the constructor's by default) and resolves with its answer. */
+  exchange(request: Buffer = this.request): Promise<Http1Answer> {
     if (this.inFlight !== undefined) return Promise.reject(new Error('a request is already in flight'));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.fail(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
       this.inFlight = { resolve, reject, timer };
       this.pending = Buffer.alloc(0);
       this.head = undefined;
-      (this.socket ?? this.open()).write(this.request);
+      (this.socket ?? this.open()).write(request);
     });
   }
 

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import type { JobEvent, LoadJob, LoadOutcome, PacedJob, PacedOutcome, SaturateJob } from './load-protocol.js';
+import type { JobEvent, LoadJob, LoadOutcome, PacedJob, PacedOperationsJob, PacedOutcome, SaturateJob } from './load-protocol.js';
 import type { ManagedProcess, ProcessGroup } from './processes.js';
 
 const workerScript = fileURLToPath(new URL('./load-worker.js', import.meta.url));
@@ -36,6 +36,11 @@ export class LoadWorker {
   /** onMeasuring fires when the warm-up is over and the measured window begins. */
   paced(job: Omit<PacedJob, 'kind'>, onMeasuring: () => void): Promise<PacedOutcome> {
     return this.run({ kind: 'paced', ...job }, onMeasuring) as Promise<PacedOutcome>;
+  }
+
+  /** Like paced(), with operations defined by the job's module; outcome.requests counts operations. */
+  pacedOperations(job: Omit<PacedOperationsJob, 'kind'>, onMeasuring: () => void): Promise<PacedOutcome> {
+    return this.run({ kind: 'paced-operations', ...job }, onMeasuring) as Promise<PacedOutcome>;
   }
 
   saturate(job: Omit<SaturateJob, 'kind'>, onMeasuring: () => void): Promise<LoadOutcome> {

@@ -4,8 +4,17 @@
  * processes' event loops. Jobs arrive over the IPC channel one at a time.
  */
 import { createRequire } from 'node:module';
-import { runPacedLoad } from './paced-load.js';
-import { makeBody, type JobEvent, type JobRequest, type LoadOutcome, type SaturateJob } from './load-protocol.js';
+import { runPacedLanes, runPacedLoad } from './paced-load.js';
+import {
+  makeBody,
+  type JobEvent,
+  type JobRequest,
+  type LoadOutcome,
+  type OperationModule,
+  type PacedOperationsJob,
+  type PacedOutcome,
+  type SaturateJob,
+} from './load-protocol.js';
 
 interface AutocannonResult {
   readonly requests: { readonly total: number };
@@ -59,10 +68,22 @@ async function saturate(job: SaturateJob, body: Buffer, measuring: () => void): 
   };
 }
 
+async function pacedOperations(job: PacedOperationsJob, measuring: () => void): Promise<PacedOutcome> {
+  const { openOperations } = (await import(job.moduleUrl)) as OperationModule;
+  const source = await openOperations(job.config);
+  try {
+    const lanes = Array.from({ length: job.connections }, (_, index) => source.openLane(index));
+    return await runPacedLanes({ rate: job.rate, warmupMs: job.warmupMs, durationMs: job.durationMs, onMeasuring: measuring }, lanes);
+  } finally {
+    await source.close();
+  }
+}
+
 async function execute(request: JobRequest): Promise<LoadOutcome> {
   const { job, id } = request;
-  const body = makeBody(job.bodyBytes);
   const measuring = (): void => reply({ id, event: 'measuring' });
+  if (job.kind === 'paced-operations') return pacedOperations(job, measuring);
+  const body = makeBody(job.bodyBytes);
   if (job.kind === 'saturate') return saturate(job, body, measuring);
   return runPacedLoad({
     url: job.url,

@@ -12,6 +12,8 @@ export interface SidecarLaunch {
   /** Shared by all sidecars of one run so they find each other. */
   readonly registryDir: string;
   readonly cpus: string | undefined;
+  /** Folder of component YAML files (--resources-path); none when omitted. */
+  readonly resourcesPath?: string;
 }
 
 export interface Sidecar {
@@ -34,6 +36,7 @@ export async function startSidecar(group: ProcessGroup, launch: SidecarLaunch): 
     '--log-level', 'warn',
   ];
   if (launch.appPort !== undefined) args.push('--app-port', String(launch.appPort));
+  if (launch.resourcesPath !== undefined) args.push('--resources-path', launch.resourcesPath);
   const sidecar = group.launch({
     name: `sidecar ${launch.appId}`,
     command: process.execPath,
@@ -42,8 +45,11 @@ export async function startSidecar(group: ProcessGroup, launch: SidecarLaunch): 
     env: { ...process.env, PILLION_REGISTRY_DIR: launch.registryDir },
     cpus: launch.cpus,
   });
+  // A sidecar that exits during start-up fails guard() at once; the probing must not go on behind it.
+  const exited = new AbortController();
+  void sidecar.exited.then(() => exited.abort());
   await group.guard(
-    probeUntil(`http://127.0.0.1:${httpPort}/v1.0/healthz`, {}, (res) => res.status === 204, readyDeadlineMs),
+    probeUntil(`http://127.0.0.1:${httpPort}/v1.0/healthz`, {}, (res) => res.status === 204, readyDeadlineMs, exited.signal),
   );
   return { appId: launch.appId, process: sidecar, httpPort };
 }

@@ -4,14 +4,21 @@ import { makeBody, type LoadOutcome } from './load-protocol.js';
 import { reapedChildrenCpuMicros } from './procfs.js';
 import type { ProcessGroup } from './processes.js';
 
-export interface WrkJob {
+/** A wrk run whose requests a Lua script makes. */
+export interface WrkScriptJob {
   readonly wrkPath: string;
   readonly url: string;
   readonly connections: number;
-  readonly bodyBytes: number;
   readonly warmupMs: number;
   readonly durationMs: number;
   readonly cpus: string | undefined;
+  /** Path of the Lua script. */
+  readonly script: string;
+}
+
+/** A wrk run of POSTs of a fixed body. */
+export interface WrkJob extends Omit<WrkScriptJob, 'script'> {
+  readonly bodyBytes: number;
   /** Where the request script is written. */
   readonly scratchDir: string;
 }
@@ -47,12 +54,12 @@ export function parseWrkReport(report: string): Omit<LoadOutcome, 'generatorCpuM
   };
 }
 
-async function runOnce(group: ProcessGroup, job: WrkJob, script: string, durationMs: number): Promise<string> {
+async function runOnce(group: ProcessGroup, job: WrkScriptJob, durationMs: number): Promise<string> {
   const seconds = Math.max(1, Math.round(durationMs / 1000));
   const wrk = group.launch({
     name: 'wrk',
     command: job.wrkPath,
-    args: ['-t1', `-c${job.connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', script, job.url],
+    args: ['-t1', `-c${job.connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', job.script, job.url],
     cpus: job.cpus,
     exitsOnItsOwn: true,
   });
@@ -66,11 +73,14 @@ async function runOnce(group: ProcessGroup, job: WrkJob, script: string, duratio
  * read from its own /proc entry, so its CPU is taken from this process's
  * reaped-children counters, which only wrk advances during the run.
  */
-export async function runWrk(group: ProcessGroup, job: WrkJob, onMeasuring: () => void): Promise<LoadOutcome> {
-  const script = writePostScript(job.scratchDir, job.bodyBytes);
-  if (job.warmupMs > 0) await runOnce(group, job, script, job.warmupMs);
+export async function runWrkScript(group: ProcessGroup, job: WrkScriptJob, onMeasuring: () => void): Promise<LoadOutcome> {
+  if (job.warmupMs > 0) await runOnce(group, job, job.warmupMs);
   onMeasuring();
   const cpuBefore = reapedChildrenCpuMicros();
-  const report = await runOnce(group, job, script, job.durationMs);
+  const report = await runOnce(group, job, job.durationMs);
   return { ...parseWrkReport(report), generatorCpuMicros: reapedChildrenCpuMicros() - cpuBefore };
+}
+
+export function runWrk(group: ProcessGroup, job: WrkJob, onMeasuring: () => void): Promise<LoadOutcome> {
+  return runWrkScript(group, { ...job, script: writePostScript(job.scratchDir, job.bodyBytes) }, onMeasuring);
 }
