@@ -26,7 +26,7 @@ function componentMeta(properties: Record<string, string>): ComponentMetadata {
 
 /** A store connected to `redisHost`, closed when the test ends. */
 async function openStore(t: TestContext, properties: Record<string, string> = {}): Promise<RedisStateStore> {
-  const store = await RedisStateStore.connect(parseRedisSettings(componentMeta({ redisHost: REDIS_HOST, ...properties })));
+  const store = await RedisStateStore.open(parseRedisSettings(componentMeta({ redisHost: REDIS_HOST, ...properties })));
   t.after(() => store.close());
   return store;
 }
@@ -79,15 +79,6 @@ class RedisRelay {
     for (const socket of this.sockets) socket.destroy();
     await closed;
   }
-}
-
-/** A port on 127.0.0.1 nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 async function createFromRegistry(properties: Record<string, string>, initTimeoutMs = 5000): Promise<{ store: Store; capabilities: string[] }> {
@@ -443,9 +434,9 @@ test('state.redis', { timeout: 120_000 }, async (t) => {
     const relay = new RedisRelay();
     await relay.start();
     t.after(() => relay.stop());
-    const store = await RedisStateStore.connect(parseRedisSettings(componentMeta({ redisHost: `127.0.0.1:${relay.port}` })));
+    const store = await RedisStateStore.open(parseRedisSettings(componentMeta({ redisHost: `127.0.0.1:${relay.port}` })));
     t.after(() => store.close());
-    const closedDuringOutage = await RedisStateStore.connect(parseRedisSettings(componentMeta({ redisHost: `127.0.0.1:${relay.port}` })));
+    const closedDuringOutage = await RedisStateStore.open(parseRedisSettings(componentMeta({ redisHost: `127.0.0.1:${relay.port}` })));
     const k = key('outage');
     await store.set({ key: k, value: bytes('before') });
 
@@ -466,7 +457,7 @@ test('state.redis', { timeout: 120_000 }, async (t) => {
       assert.ok(outcome !== undefined, 'calls should fail once the connection is gone');
       return outcome;
     });
-    assert.match(failure.message, new RegExp(`Redis at 127\\.0\\.0\\.1:${relay.port} is unavailable`));
+    assert.match(failure.message, new RegExp(`^state\\.redis: Redis at 127\\.0\\.0\\.1:${relay.port} is unavailable: .+`));
     for (const call of [
       () => store.get({ key: k }),
       () => store.set({ key: k, value: bytes('during') }),
@@ -483,18 +474,66 @@ test('state.redis', { timeout: 120_000 }, async (t) => {
     assert.deepEqual(await raw.hgetall(k), { data: 'after', version: '2' });
   });
 
-  await t.test('init fails fast and clearly when Redis is unreachable', async () => {
-    const port = await closedPort();
-    const started = Date.now();
+  await t.test('starts while Redis is unreachable, fails fast meanwhile and connects once it is there', async (t) => {
+    const relay = new RedisRelay();
+    await relay.start();
+    await relay.stop();
+    t.after(() => relay.stop());
+    const started = performance.now();
+    const { store } = await createFromRegistry({ redisHost: `127.0.0.1:${relay.port}` });
+    t.after(() => store.close());
+    assert.ok(performance.now() - started < 1000, 'a refused connection must not hold start-up');
+    const k = key('late');
+    const unavailable = new RegExp(`state\\.redis: Redis at 127\\.0\\.0\\.1:${relay.port} is unavailable: .*ECONNREFUSED`);
+    for (const call of [
+      () => store.get({ key: k }),
+      () => store.set({ key: k, value: bytes('early') }),
+      () => store.delete({ key: k }),
+      () => store.bulkGet([{ key: k }]),
+    ]) {
+      const callStarted = performance.now();
+      await assert.rejects(call(), unavailable);
+      assert.ok(performance.now() - callStarted < 100, 'a call while Redis is away must not wait');
+    }
+
+    await relay.start();
+    await eventually(10_000, () => store.set({ key: k, value: bytes('connected') }));
+    assert.equal(text((await store.get({ key: k }))!.data), 'connected');
+    await relay.stop();
+    await eventually(2000, async () => assert.rejects(store.get({ key: k }), unavailable));
+    await relay.start();
+    await eventually(10_000, () => store.set({ key: k, value: bytes('again'), etag: '1' }));
+    assert.deepEqual(await raw.hgetall(k), { data: 'again', version: '2' });
+  });
+
+  await t.test('starts within the init timeout when Redis accepts connections and never answers', async (t) => {
+    const silentSockets = new Set<Socket>();
+    const mute = createServer((socket) => {
+      silentSockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    const { port } = mute.address() as AddressInfo;
+    t.after(() => {
+      for (const socket of silentSockets) socket.destroy();
+      mute.close();
+    });
+    const started = performance.now();
+    const { store } = await createFromRegistry({ redisHost: `127.0.0.1:${port}` });
+    t.after(() => store.close());
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed > 1500 && elapsed < 3000, `start-up waited ${elapsed} ms`);
+    const callStarted = performance.now();
+    await assert.rejects(store.get({ key: key('mute') }), new RegExp(`state\\.redis: Redis at 127\\.0\\.0\\.1:${port} is unavailable: no answer to the handshake within 2000 ms`));
+    assert.ok(performance.now() - callStarted < 100);
+  });
+
+  await t.test('fails start-up when a reachable Redis refuses the settings', async () => {
     await assert.rejects(
-      createFromRegistry({ redisHost: `127.0.0.1:${port}` }),
-      new RegExp(`init failed: cannot connect to Redis at 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`),
+      createFromRegistry({ redisHost: REDIS_HOST, redisUsername: 'nobody', redisPassword: 'wrong' }),
+      /init failed: cannot connect to Redis at 127\.0\.0\.1:6379: WRONGPASS/,
     );
-    assert.ok(Date.now() - started < 3000);
-    await assert.rejects(
-      RedisStateStore.connect(parseRedisSettings(componentMeta({ redisHost: REDIS_HOST, redisUsername: 'nobody', redisPassword: 'wrong' }))),
-      /cannot connect to Redis at 127\.0\.0\.1:6379: WRONGPASS/,
-    );
+    await assert.rejects(createFromRegistry({ redisHost: REDIS_HOST, redisDB: '100000' }), /cannot connect to Redis at 127\.0\.0\.1:6379: .*DB index is out of range/);
   });
 
   await t.test('validates its component metadata', () => {

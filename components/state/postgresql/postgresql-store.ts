@@ -2,7 +2,7 @@
 // state.postgresql v1. Conditional writes are single statements (the ETag and first-write checks happen in the
 // WHERE / ON CONFLICT clauses), so concurrent writers cannot both win.
 
-import pg from 'pg';
+import type pg from 'pg';
 import { registerComponent } from '../../registry.js';
 import { createLogger } from '../../../proxy/runtime/logger.js';
 import { QueryError } from '../query-engine.js';
@@ -23,22 +23,20 @@ import {
   type TransactionalRequest,
   type TransactionalStore,
 } from '../store.js';
+import { Database, describeError } from './database.js';
 import { parseSettings, type PostgresStoreSettings } from './metadata.js';
 import { translateQuery } from './query.js';
-import { schemaStatements, tableStatements, type TableStatements } from './sql.js';
+import { tableStatements, type TableStatements } from './sql.js';
 
-const log = createLogger('contrib.state.postgresql');
+const log = createLogger('state.postgresql');
+/** How long start-up waits for the first connection; below the default component init timeout of 5 s. */
+const START_WAIT_MS = 3000;
 
 const FEATURES: readonly StateFeature[] = Object.freeze([StateFeature.ETAG, StateFeature.TRANSACTIONAL, StateFeature.TTL, StateFeature.QUERY_API]);
 
 /** An xmin is a 32-bit transaction id; no other string can be an ETag of this store. */
 const MAX_XID = 4294967295;
 const ISSUED_ETAG = /^\d{1,10}$/;
-
-/** A pool or a client checked out of it. */
-interface Queryable {
-  query(config: pg.QueryConfig): Promise<pg.QueryResult>;
-}
 
 interface StoredRow {
   key: string;
@@ -83,42 +81,9 @@ function checkETag(key: string, etag: string): void {
   if (!ISSUED_ETAG.test(etag) || Number(etag) > MAX_XID) throw new ETagInvalidError(key, etag);
 }
 
-/** A driver error as one readable line: connection failures often arrive as an AggregateError with no message. */
-function describeError(err: unknown): string {
-  if (err instanceof AggregateError && err.message === '') return err.errors.map(describeError).join('; ');
-  if (err instanceof Error) return err.message || String((err as NodeJS.ErrnoException).code ?? err.name);
-  return String(err);
-}
-
 function failure(operation: string, err: unknown): Error {
   if (err instanceof ETagMismatchError || err instanceof ETagInvalidError || err instanceof QueryError) return err;
   return new Error(`state.postgresql: ${operation} failed: ${describeError(err)}`, { cause: err });
-}
-
-/** Runs work inside BEGIN/COMMIT on one connection; any failure rolls back. A broken connection is discarded. */
-async function inTransaction(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
-  const client = await pool.connect();
-  // A checked-out client has no error listener of the pool's; without one, a dropped connection would crash.
-  let broken: Error | undefined;
-  const onError = (err: Error): void => {
-    broken = err;
-  };
-  client.on('error', onError);
-  try {
-    await client.query('BEGIN');
-    await work(client);
-    await client.query('COMMIT');
-  } catch (err) {
-    try {
-      await client.query('ROLLBACK');
-    } catch (rollbackError) {
-      broken ??= rollbackError as Error;
-    }
-    throw err;
-  } finally {
-    client.off('error', onError);
-    client.release(broken);
-  }
 }
 
 export class PostgresStore implements TransactionalStore, QueryableStore {
@@ -129,7 +94,7 @@ export class PostgresStore implements TransactionalStore, QueryableStore {
   private closed: Promise<void> | undefined;
 
   private constructor(
-    private readonly pool: pg.Pool,
+    private readonly db: Database,
     private readonly settings: PostgresStoreSettings,
   ) {
     this.sql = tableStatements(settings.tableName, settings.metadataTableName);
@@ -140,22 +105,21 @@ export class PostgresStore implements TransactionalStore, QueryableStore {
     }
   }
 
-  /** Connects and creates the tables if needed; fails once the operation timeout passes without a server. */
+  /**
+   * Connects and creates the tables if needed. A server that cannot be reached does not fail it: calls fail fast
+   * until the server is back, and the tables are created on the first connection that succeeds. Only a server
+   * refusing the settings (password, role, database, privileges) does.
+   */
   static async open(settings: PostgresStoreSettings): Promise<PostgresStore> {
-    const pool = new pg.Pool(settings.pool);
-    pool.on('error', (err) => log.warn(`idle PostgreSQL connection failed: ${describeError(err)}`));
     if (settings.ignoredKeywords.length > 0) log.warn(`connection string keywords without effect: ${settings.ignoredKeywords.join(', ')}`);
+    const db = new Database(settings, log);
     try {
-      const schema = schemaStatements(settings.tableName, settings.metadataTableName);
-      await inTransaction(pool, async (client) => {
-        await client.query(schema.lock);
-        for (const statement of schema.create) await client.query(statement);
-      });
+      await db.start(Math.min(START_WAIT_MS, settings.timeoutMs));
     } catch (err) {
-      await pool.end().catch(() => undefined);
-      throw new Error(`state.postgresql: cannot initialise table "${settings.tableName}": ${describeError(err)}`, { cause: err });
+      await db.end().catch(() => undefined);
+      throw new Error(`state.postgresql: ${describeError(err)}`, { cause: err });
     }
-    return new PostgresStore(pool, settings);
+    return new PostgresStore(db, settings);
   }
 
   features(): readonly StateFeature[] {
@@ -165,7 +129,7 @@ export class PostgresStore implements TransactionalStore, QueryableStore {
   async get(req: GetRequest): Promise<GetResponse | null> {
     let rows: StoredRow[];
     try {
-      ({ rows } = await this.pool.query<StoredRow>({ name: 'state-get', text: this.sql.get, values: [req.key] }));
+      ({ rows } = await this.db.query<StoredRow>({ name: 'state-get', text: this.sql.get, values: [req.key] }));
     } catch (err) {
       throw failure(`get "${req.key}"`, err);
     }
@@ -178,7 +142,7 @@ export class PostgresStore implements TransactionalStore, QueryableStore {
 
   async set(req: SetRequest): Promise<void> {
     try {
-      await this.execute(this.pool, this.prepareSet(req));
+      await this.execute(this.prepareSet(req));
     } catch (err) {
       throw failure(`set "${req.key}"`, err);
     }
@@ -186,7 +150,7 @@ export class PostgresStore implements TransactionalStore, QueryableStore {
 
   async delete(req: DeleteRequest): Promise<void> {
     try {
-      await this.execute(this.pool, this.prepareDelete(req));
+      await this.execute(this.prepareDelete(req));
     } catch (err) {
       throw failure(`delete "${req.key}"`, err);
     }
@@ -196,7 +160,7 @@ export class PostgresStore implements TransactionalStore, QueryableStore {
     if (reqs.length === 0) return [];
     let rows: StoredRow[];
     try {
-      ({ rows } = await this.pool.query<StoredRow>({ name: 'state-bulk-get', text: this.sql.bulkGet, values: [reqs.map((req) => req.key)] }));
+      ({ rows } = await this.db.query<StoredRow>({ name: 'state-bulk-get', text: this.sql.bulkGet, values: [reqs.map((req) => req.key)] }));
     } catch (err) {
       throw failure('bulk get', err);
     }
@@ -222,12 +186,18 @@ export class PostgresStore implements TransactionalStore, QueryableStore {
   async multi(req: TransactionalRequest): Promise<void> {
     const writes = req.operations.map((op) => (op.operation === 'upsert' ? this.prepareSet(op.request) : this.prepareDelete(op.request)));
     if (writes.length === 0) return;
+    let refused: number | undefined;
     try {
-      await inTransaction(this.pool, async (client) => {
-        for (const write of writes) await this.execute(client, write);
-      });
+      refused = await this.db.transaction(
+        writes.map((write) => write.statement),
+        (result, index) => writes[index]!.conflict === undefined || result.rowCount !== 0,
+      );
     } catch (err) {
       throw failure('transaction', err);
+    }
+    if (refused !== undefined) {
+      const { key, conflict } = writes[refused]!;
+      throw new ETagMismatchError(key, conflict!);
     }
   }
 
@@ -235,7 +205,7 @@ export class PostgresStore implements TransactionalStore, QueryableStore {
     const sql = translateQuery(this.settings.tableName, req);
     let rows: StoredRow[];
     try {
-      ({ rows } = await this.pool.query<StoredRow>({ text: sql.text, values: sql.values }));
+      ({ rows } = await this.db.query<StoredRow>({ text: sql.text, values: sql.values }));
     } catch (err) {
       throw failure('query', err);
     }
@@ -251,7 +221,7 @@ export class PostgresStore implements TransactionalStore, QueryableStore {
   close(): Promise<void> {
     this.closed ??= (async () => {
       clearInterval(this.cleanupTimer);
-      await this.pool.end();
+      await this.db.end();
     })();
     return this.closed;
   }
@@ -289,8 +259,8 @@ export class PostgresStore implements TransactionalStore, QueryableStore {
     return { key: req.key, statement: { name: 'state-delete', text: this.sql.delete, values: [req.key] }, conflict: undefined };
   }
 
-  private async execute(db: Queryable, write: Write): Promise<void> {
-    const result = await db.query(write.statement);
+  private async execute(write: Write): Promise<void> {
+    const result = await this.db.query(write.statement);
     if (write.conflict !== undefined && result.rowCount === 0) throw new ETagMismatchError(write.key, write.conflict);
   }
 
@@ -320,7 +290,7 @@ export class PostgresStore implements TransactionalStore, QueryableStore {
     if (this.cleaning) return;
     this.cleaning = true;
     try {
-      const result = await this.pool.query({
+      const result = await this.db.query({
         name: 'state-cleanup',
         text: this.sql.cleanup,
         // Slightly less than the interval, so timer jitter never makes a sidecar skip its turn.

@@ -1,9 +1,11 @@
 // Component metadata of `state.redis` (names as daprd's) and the Redis connection built from it. The connection
-// never queues commands while Redis is unreachable: calls fail at once and the client reconnects in the background.
+// never queues commands while Redis is unreachable: calls fail at once and the client reconnects in the background,
+// also when Redis was already unreachable at start-up.
 
 import { Redis, type RedisOptions } from 'ioredis';
 import { metadataValue, type ComponentMetadata } from '../../registry.js';
 import { parseTtlSeconds } from '../store.js';
+import type { Logger } from '../../../proxy/runtime/logger.js';
 
 export interface RedisSettings {
   host: string;
@@ -20,8 +22,12 @@ export interface RedisSettings {
 
 const DEFAULT_PORT = 6379;
 const DEFAULT_MAX_RETRIES = 3;
-/** Below the default component init timeout, so an unreachable Redis is reported as such rather than as a timeout. */
-const CONNECT_TIMEOUT_MS = 3000;
+/**
+ * Bounds on opening a TCP connection, then on Redis answering the handshake (AUTH, SELECT, ready check) over it.
+ * Together they stay below the default component init timeout, so start-up never waits it out on a silent server.
+ */
+const CONNECT_TIMEOUT_MS = 2000;
+const HANDSHAKE_TIMEOUT_MS = 2000;
 const RECONNECT_STEP_MS = 100;
 const RECONNECT_MAX_DELAY_MS = 2000;
 const TRUTHY = new Set(['true', '1', 'y', 'yes', 'on']);
@@ -72,39 +78,133 @@ export function describeAddress(settings: RedisSettings): string {
 }
 
 /**
- * A client that is connected and ready, or an error naming the address and the cause. `onError` receives the
- * connection errors that happen once it is ready (each failed reconnection attempt too).
+ * Answers by which a reachable Redis refuses the component's settings (credentials, database index): waiting for
+ * the server cannot fix them, so they fail start-up. Every other failure is treated as the server being away.
  */
-export async function connectRedis(settings: RedisSettings, onError: (err: Error) => void): Promise<Redis> {
-  const options: RedisOptions = {
-    host: settings.host,
-    port: settings.port,
-    db: settings.db,
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: settings.maxRetries,
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    retryStrategy: (attempt) => Math.min(attempt * RECONNECT_STEP_MS, RECONNECT_MAX_DELAY_MS),
-  };
-  if (settings.username !== undefined) options.username = settings.username;
-  if (settings.password !== undefined) options.password = settings.password;
-  if (settings.tls) options.tls = {};
-  const client = new Redis(options);
-  // connect() itself often rejects with only "Connection is closed."; the error event before it names the cause.
-  let cause: Error | undefined;
-  const remember = (err: Error): void => {
-    cause ??= err;
-  };
-  client.on('error', remember);
-  try {
-    await client.connect();
-    client.on('error', onError);
-    return client;
-  } catch (err) {
-    client.disconnect();
-    cause ??= err as Error;
-    throw new Error(`cannot connect to Redis at ${describeAddress(settings)}: ${cause.message}`, { cause });
-  } finally {
-    client.off('error', remember);
+const REFUSED_SETTINGS = /^(WRONGPASS|NOAUTH)\b|invalid password|DB index is out of range/;
+
+function refusesSettings(err: Error): boolean {
+  return err.name === 'ReplyError' && REFUSED_SETTINGS.test(err.message);
+}
+
+const CONNECTION_CLOSED = new Error('the connection was closed');
+
+/**
+ * One Redis client and what is known about its connection. The client reconnects by itself whenever the
+ * connection is lost; meanwhile `unavailable()` explains why calls cannot be served.
+ */
+export class RedisConnection {
+  /** Why the client is not ready; undefined while it is. */
+  private cause: Error | undefined;
+  /** Whether the loss of the connection has been reported; true until the first connection too, which open() reports. */
+  private lost = true;
+  private closing = false;
+
+  private constructor(
+    readonly client: Redis,
+    readonly address: string,
+    logger: Logger,
+  ) {
+    client.on('error', (err: Error) => {
+      this.cause = err;
+      logger.debug(`Redis at ${address}: ${err.message}`);
+    });
+    // ioredis waits for the handshake answers without a bound: a server that accepts and stays silent would hold
+    // the connection attempt forever. Dropping the connection lets the reconnection strategy try again.
+    let handshake: NodeJS.Timeout | undefined;
+    client.on('connect', () => {
+      handshake = setTimeout(() => {
+        this.cause = new Error(`no answer to the handshake within ${HANDSHAKE_TIMEOUT_MS} ms`);
+        // Destroyed rather than ended: a silent server may never finish a graceful close either.
+        client.stream.destroy();
+      }, HANDSHAKE_TIMEOUT_MS);
+    });
+    client.on('close', () => {
+      clearTimeout(handshake);
+      if (this.closing) return;
+      this.cause ??= CONNECTION_CLOSED;
+      if (this.lost) return;
+      this.lost = true;
+      logger.warn(`connection to Redis at ${address} lost (${this.cause.message}); reconnecting`);
+    });
+    client.on('ready', () => {
+      clearTimeout(handshake);
+      const recovered = this.cause !== undefined;
+      this.cause = undefined;
+      this.lost = false;
+      if (recovered) logger.info(`connected to Redis at ${address}`);
+    });
+  }
+
+  /**
+   * Makes the first connection attempt. Resolves once it succeeds, or once it fails for want of a server (which is
+   * logged; the client keeps reconnecting in the background). Rejects when Redis answers that the settings are wrong.
+   */
+  static async open(settings: RedisSettings, logger: Logger): Promise<RedisConnection> {
+    const options: RedisOptions = {
+      host: settings.host,
+      port: settings.port,
+      db: settings.db,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: settings.maxRetries,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      retryStrategy: (attempt) => Math.min(attempt * RECONNECT_STEP_MS, RECONNECT_MAX_DELAY_MS),
+    };
+    if (settings.username !== undefined) options.username = settings.username;
+    if (settings.password !== undefined) options.password = settings.password;
+    if (settings.tls) options.tls = {};
+    const connection = new RedisConnection(new Redis(options), describeAddress(settings), logger);
+    // connect() itself often rejects with only "Connection is closed."; the error event before it names the cause.
+    // A refused SELECT does not even fail connect(): only its error event tells.
+    let firstError: Error | undefined;
+    const remember = (err: Error): void => {
+      firstError ??= err;
+    };
+    connection.client.on('error', remember);
+    let failure: Error | undefined;
+    try {
+      await connection.client.connect();
+    } catch (err) {
+      failure = err as Error;
+    } finally {
+      connection.client.off('error', remember);
+    }
+    const cause = firstError ?? connection.cause ?? failure;
+    if (cause !== undefined && refusesSettings(cause)) {
+      connection.client.disconnect();
+      throw new Error(`cannot connect to Redis at ${connection.address}: ${cause.message}`, { cause });
+    }
+    if (failure !== undefined) {
+      connection.cause = cause;
+      logger.warn(`Redis at ${connection.address} is unreachable (${cause?.message}); starting without it and reconnecting in the background`);
+    }
+    return connection;
+  }
+
+  get ready(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  /** Why a call cannot be served; `err` is the failure of a call already sent, when there was one. */
+  unavailable(err?: unknown): Error {
+    if (this.closing) return new Error('the Redis state store is closed', { cause: err });
+    const cause = err instanceof Error ? err : this.cause;
+    const detail = cause === undefined ? `connection ${this.client.status}` : cause.message;
+    return new Error(`state.redis: Redis at ${this.address} is unavailable: ${detail} (reconnecting)`, { cause });
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.client.status === 'ready') {
+      try {
+        await this.client.quit();
+        return;
+      } catch {
+        // The connection broke while quitting; dropping it below is all that is left to do.
+      }
+    }
+    this.client.disconnect();
   }
 }

@@ -19,7 +19,7 @@ import {
   type TransactionalRequest,
   type TransactionalStore,
 } from '../store.js';
-import { connectRedis, describeAddress, parseRedisSettings, type RedisSettings } from './connection.js';
+import { RedisConnection, parseRedisSettings, type RedisSettings } from './connection.js';
 import { READ_SCRIPT, WRITE_SCRIPT, type WriteRefusal } from './scripts.js';
 
 type ScriptArg = string | number | Buffer | readonly ScriptArg[];
@@ -80,38 +80,28 @@ function entryOf(key: string, [data, version, ttlMs]: ReadReply): GetResponse | 
 }
 
 export class RedisStateStore implements TransactionalStore {
+  private readonly client: Redis;
   private readonly scripts: StateScripts;
-  private readonly address: string;
   /** Seconds; 0 for none. */
   private readonly defaultTtlSeconds: number;
-  private closing = false;
-  private lost = false;
 
   private constructor(
-    private readonly client: Redis,
+    private readonly connection: RedisConnection,
     settings: RedisSettings,
   ) {
-    this.address = describeAddress(settings);
+    this.client = connection.client;
     this.defaultTtlSeconds = settings.defaultTtlSeconds ?? 0;
-    client.defineCommand('stateWrite', { lua: WRITE_SCRIPT });
-    client.defineCommand('stateRead', { lua: READ_SCRIPT, numberOfKeys: 1, readOnly: true });
-    this.scripts = client as unknown as StateScripts;
-    client.on('close', () => {
-      if (this.closing || this.lost) return;
-      this.lost = true;
-      logger.warn(`connection to Redis at ${this.address} lost; reconnecting`);
-    });
-    client.on('ready', () => {
-      if (!this.lost) return;
-      this.lost = false;
-      logger.info(`reconnected to Redis at ${this.address}`);
-    });
+    this.client.defineCommand('stateWrite', { lua: WRITE_SCRIPT });
+    this.client.defineCommand('stateRead', { lua: READ_SCRIPT, numberOfKeys: 1, readOnly: true });
+    this.scripts = this.client as unknown as StateScripts;
   }
 
-  /** Connects, failing when Redis cannot be reached rather than waiting for it. */
-  static async connect(settings: RedisSettings): Promise<RedisStateStore> {
-    const client = await connectRedis(settings, (err) => logger.debug(`Redis at ${describeAddress(settings)}: ${err.message}`));
-    return new RedisStateStore(client, settings);
+  /**
+   * A store over `settings`. Redis being unreachable does not fail it: calls fail fast until the background
+   * reconnection succeeds. Only Redis refusing the settings (credentials, database) does.
+   */
+  static async open(settings: RedisSettings): Promise<RedisStateStore> {
+    return new RedisStateStore(await RedisConnection.open(settings, logger), settings);
   }
 
   features(): readonly StateFeature[] {
@@ -187,33 +177,17 @@ export class RedisStateStore implements TransactionalStore {
     });
   }
 
-  async close(): Promise<void> {
-    if (this.closing) return;
-    this.closing = true;
-    if (this.client.status === 'ready') {
-      try {
-        await this.client.quit();
-        return;
-      } catch {
-        // The connection broke while quitting; dropping it below is all that is left to do.
-      }
-    }
-    this.client.disconnect();
+  close(): Promise<void> {
+    return this.connection.close();
   }
 
   private assertReady(): void {
-    if (this.client.status !== 'ready') throw this.unavailable();
-  }
-
-  private unavailable(cause?: unknown): Error {
-    if (this.closing) return new Error('the Redis state store is closed', { cause });
-    const detail = cause instanceof Error ? `: ${cause.message}` : '';
-    return new Error(`Redis at ${this.address} is unavailable (connection ${this.client.status}; reconnecting)${detail}`, { cause });
+    if (!this.connection.ready) throw this.connection.unavailable();
   }
 
   /** Errors from a command that was sent: those caused by a lost connection say so. */
   private failure(err: unknown): Error {
-    if (this.client.status !== 'ready') return this.unavailable(err);
+    if (!this.connection.ready) return this.connection.unavailable(err);
     return err instanceof Error ? err : new Error(String(err));
   }
 
@@ -292,6 +266,6 @@ registerComponent({
   type: 'state.redis',
   versions: ['v1'],
   kind: 'state',
-  create: (meta) => RedisStateStore.connect(parseRedisSettings(meta)),
+  create: (meta) => RedisStateStore.open(parseRedisSettings(meta)),
   capabilities: stateCapabilities,
 });

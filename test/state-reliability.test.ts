@@ -1,0 +1,223 @@
+// A real sidecar whose Redis and PostgreSQL state stores sit behind relays that are down when it starts, come up,
+// are cut mid-run and come back: the sidecar must start anyway, answer 500s naming the cause while a store is
+// away, keep serving its other stores, and recover each store by itself.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { closeHttpAgent, http, json, type HttpResult } from './support/http.js';
+import { serviceAvailable } from './support/services.js';
+import { startSidecar, tempDir, type SidecarProcess } from './support/sidecar.js';
+
+const REDIS_PORT = 6379;
+const PG_PORT = 5432;
+const RUN = randomBytes(5).toString('hex');
+const APP_ID = `reliab-${RUN}`;
+const TABLE = `pillion_reliab_${RUN}`;
+const META_TABLE = `pillion_reliab_meta_${RUN}`;
+
+/** A TCP relay to a local server that can be cut (port closed, every connection dropped) and restored on its port. */
+class Relay {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(
+    private readonly targetPort: number,
+    readonly port: number,
+  ) {}
+
+  /** A relay on a free port, not listening yet. */
+  static async reserve(targetPort: number): Promise<Relay> {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    return new Relay(targetPort, port);
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((downstream) => {
+      const upstream = connect(this.targetPort, '127.0.0.1');
+      for (const socket of [downstream, upstream]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => undefined);
+      }
+      downstream.on('close', () => upstream.destroy());
+      upstream.on('close', () => downstream.destroy());
+      downstream.pipe(upstream).pipe(downstream);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+function components(redisPort: number, pgPort: number): string {
+  return `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: memory
+spec:
+  type: state.in-memory
+  version: v1
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: redis
+spec:
+  type: state.redis
+  version: v1
+  metadata:
+  - name: redisHost
+    value: 127.0.0.1:${redisPort}
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: pg
+spec:
+  type: state.postgresql
+  version: v1
+  metadata:
+  - name: connectionString
+    value: host=127.0.0.1 port=${pgPort} user=postgres dbname=test sslmode=disable
+  - name: tableName
+    value: ${TABLE}
+  - name: metadataTableName
+    value: ${META_TABLE}
+`;
+}
+
+interface DaprErrorBody {
+  errorCode: string;
+  message: string;
+}
+
+/** Retries `attempt` until it stops throwing, failing with its last error after `limitMs`. */
+async function eventually<T>(limitMs: number, attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(100);
+    }
+  }
+}
+
+test('state stores whose servers come and go under a running sidecar', { timeout: 90_000 }, async (t) => {
+  if (!(await serviceAvailable(t, 'Redis', REDIS_PORT)) || !(await serviceAvailable(t, 'PostgreSQL', PG_PORT))) return;
+  const registry = tempDir('reliab-registry');
+  const resources = tempDir('reliab-res');
+  const redisRelay = await Relay.reserve(REDIS_PORT);
+  const pgRelay = await Relay.reserve(PG_PORT);
+  let sidecar: SidecarProcess | undefined;
+  t.after(async () => {
+    await sidecar?.stop();
+    await Promise.all([redisRelay.stop(), pgRelay.stop()]);
+    closeHttpAgent();
+    registry.remove();
+    resources.remove();
+    const redis = new Redis({ host: '127.0.0.1', port: REDIS_PORT, lazyConnect: true });
+    await redis.connect();
+    const keys = await redis.keys(`${APP_ID}||*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+    const client = new pg.Client({ host: '127.0.0.1', port: PG_PORT, user: 'postgres', database: 'test' });
+    await client.connect();
+    await client.query(`DROP TABLE IF EXISTS ${TABLE}, ${META_TABLE}`);
+    await client.end();
+  });
+  writeFileSync(join(resources.path, 'components.yaml'), components(redisRelay.port, pgRelay.port));
+  const running = await startSidecar({ appId: APP_ID, registryDir: registry.path, args: ['--resources-path', resources.path] });
+  sidecar = running;
+
+  const save = (store: string, key: string, value: unknown): Promise<HttpResult> =>
+    http(running.url(`/v1.0/state/${store}`), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ key, value }]) });
+  const read = (store: string, key: string): Promise<HttpResult> => http(running.url(`/v1.0/state/${store}/${key}`));
+
+  /** Both calls answer a 500 with the store's error code, fast, and a message naming the store, address and cause. */
+  async function assertUnavailable(store: 'redis' | 'pg', cause: RegExp): Promise<void> {
+    const address = `127\\.0\\.0\\.1:${store === 'redis' ? redisRelay.port : pgRelay.port}`;
+    const names = new RegExp(store === 'redis' ? `state\\.redis: Redis at ${address}` : `state\\.postgresql: .*PostgreSQL at ${address}/test`);
+    for (const [call, code] of [
+      [() => read(store, 'k'), 'ERR_STATE_GET'],
+      [() => save(store, 'k', { during: 'outage' }), 'ERR_STATE_SAVE'],
+    ] as const) {
+      const started = performance.now();
+      const res = await call();
+      const elapsed = performance.now() - started;
+      assert.equal(res.status, 500, `${store}: ${res.body.toString()}`);
+      const body = json(res) as DaprErrorBody;
+      assert.equal(body.errorCode, code);
+      assert.match(body.message, names);
+      assert.match(body.message, cause);
+      assert.ok(elapsed < 500, `${store} answered after ${elapsed} ms while its server was away`);
+    }
+  }
+
+  async function assertMemoryStoreServes(value: string): Promise<void> {
+    assert.equal((await save('memory', 'k', value)).status, 204);
+    const res = await read('memory', 'k');
+    assert.equal(res.status, 200);
+    assert.deepEqual(json(res), value);
+  }
+
+  /** Polls until a save through the store succeeds, then checks the value reads back. */
+  async function assertRecovers(store: 'redis' | 'pg', value: string): Promise<void> {
+    await eventually(10_000, async () => {
+      const res = await save(store, 'k', value);
+      assert.equal(res.status, 204, `${store}: ${res.body.toString()}`);
+    });
+    const res = await read(store, 'k');
+    assert.equal(res.status, 200);
+    assert.deepEqual(json(res), value);
+  }
+
+  await t.test('starts with both servers away and answers 500s naming the cause', async () => {
+    const output = running.output();
+    assert.match(output, new RegExp(`Redis at 127\\.0\\.0\\.1:${redisRelay.port} is unreachable \\(connect ECONNREFUSED`));
+    assert.match(output, new RegExp(`PostgreSQL at 127\\.0\\.0\\.1:${pgRelay.port}/test is unavailable: connect ECONNREFUSED[^;]*; starting without it`));
+    await assertUnavailable('redis', /ECONNREFUSED/);
+    await assertUnavailable('pg', /ECONNREFUSED/);
+    await assertMemoryStoreServes('while both are away');
+  });
+
+  await t.test('serves both stores once their servers are up', async () => {
+    await Promise.all([redisRelay.start(), pgRelay.start()]);
+    await Promise.all([assertRecovers('redis', 'first redis value'), assertRecovers('pg', 'first pg value')]);
+  });
+
+  await t.test('answers 500s again when the servers drop mid-run, and keeps serving the other store', async () => {
+    await Promise.all([redisRelay.stop(), pgRelay.stop()]);
+    // The first call after the drop may be the one that finds the connection gone, with another cause.
+    await eventually(5000, () => assertUnavailable('redis', /ECONNREFUSED/));
+    await eventually(5000, () => assertUnavailable('pg', /ECONNREFUSED/));
+    await assertMemoryStoreServes('while both dropped');
+    assert.equal(running.child.exitCode, null, 'the sidecar keeps running');
+  });
+
+  await t.test('serves both stores again once their servers are back', async () => {
+    await Promise.all([redisRelay.start(), pgRelay.start()]);
+    await Promise.all([assertRecovers('redis', 'second redis value'), assertRecovers('pg', 'second pg value')]);
+    await assertMemoryStoreServes('after both came back');
+  });
+});
