@@ -1,7 +1,7 @@
 import { after, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import '../components/state/postgresql/postgresql-store.js';
@@ -12,8 +12,10 @@ import { PostgresStore } from '../components/state/postgresql/postgresql-store.j
 import { QueryError } from '../components/state/query-engine.js';
 import { ETagInvalidError, ETagMismatchError, type QueryableStore, type Store, type TransactionalStore } from '../components/state/store.js';
 import type { Logger } from '../proxy/runtime/logger.js';
+import { eventually } from './support/eventually.js';
 import { serviceAvailable } from './support/services.js';
 import { describeStateConformance } from './support/state-conformance.js';
+import { TcpRelay } from './support/tcp-relay.js';
 
 const PG_PORT = 5432;
 const RUN = randomBytes(5).toString('hex');
@@ -97,57 +99,10 @@ async function available(t: TestContext): Promise<boolean> {
   return serviceAvailable(t, 'PostgreSQL', PG_PORT);
 }
 
-/** Resolves once `attempt` stops throwing, or fails with its last error after `limitMs`. */
-async function eventually<T>(limitMs: number, attempt: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(50);
-    }
-  }
-}
-
 async function etagOf(store: Store, key: string): Promise<string> {
   const found = await store.get({ key });
   assert.ok(found?.etag !== undefined, `${key} should exist`);
   return found.etag;
-}
-
-/** A TCP relay in front of PostgreSQL that can be cut (every connection dropped, port closed) and restored. */
-class KillableProxy {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-
-  async start(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = connect({ host: '127.0.0.1', port: PG_PORT });
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    this.port = (server.address() as { port: number }).port;
-    this.server = server;
-  }
-
-  async kill(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
 }
 
 // Runs after every suite of this file, the conformance suite included.
@@ -465,18 +420,18 @@ describe('state.postgresql', () => {
 
   it('fails fast while PostgreSQL is unreachable and recovers by itself', async (t) => {
     if (!(await available(t))) return;
-    const proxy = new KillableProxy();
-    await proxy.start();
-    t.after(() => proxy.kill());
+    const relay = new TcpRelay(PG_PORT);
+    await relay.start();
+    t.after(() => relay.stop());
     const store = await openStore(t, {
-      connectionString: await keywordString(proxy.port),
+      connectionString: await keywordString(relay.port),
       tableName: `${TABLE}_reconnect`,
       timeoutInSeconds: '2',
     });
     await store.set({ key: 'k', value: bytes('"before"') });
 
-    await proxy.kill();
-    const unavailable = new RegExp(`PostgreSQL at 127\\.0\\.0\\.1:${proxy.port}/test is unavailable: .*ECONNREFUSED`);
+    await relay.stop();
+    const unavailable = new RegExp(`PostgreSQL at 127\\.0\\.0\\.1:${relay.port}/test is unavailable: .*ECONNREFUSED`);
     await assert.rejects(store.get({ key: 'k' }), /^Error: state\.postgresql: get "k" failed: .+/);
     for (const [call, operation] of [
       [() => store.get({ key: 'k' }), 'get "k"'],
@@ -492,7 +447,7 @@ describe('state.postgresql', () => {
     }
     await assert.rejects(store.bulkSet([{ key: 'k', value: bytes('1') }]), (err: unknown) => err instanceof AggregateError && unavailable.test(String(err.errors[0])));
 
-    await proxy.start();
+    await relay.start();
     await eventually(5000, async () => assert.equal(text((await store.get({ key: 'k' }))?.data), '"before"'));
     await store.set({ key: 'k', value: bytes('"after"') });
     assert.equal(text((await store.get({ key: 'k' }))?.data), '"after"');
@@ -500,10 +455,10 @@ describe('state.postgresql', () => {
 
   it('loses a connection in the middle of a transaction without crashing', async (t) => {
     if (!(await available(t))) return;
-    const proxy = new KillableProxy();
-    await proxy.start();
-    t.after(() => proxy.kill());
-    const store = await openStore(t, { connectionString: await keywordString(proxy.port), tableName: `${TABLE}_reconnect`, timeoutInSeconds: '5' });
+    const relay = new TcpRelay(PG_PORT);
+    await relay.start();
+    t.after(() => relay.stop());
+    const store = await openStore(t, { connectionString: await keywordString(relay.port), tableName: `${TABLE}_reconnect`, timeoutInSeconds: '5' });
     await store.set({ key: 'mid', value: bytes('"kept"') });
     // A row lock held elsewhere parks the transaction on its second statement until the connection is cut.
     const raw = await rawClient(t);
@@ -516,32 +471,32 @@ describe('state.postgresql', () => {
       ],
     });
     await sleep(100);
-    await proxy.kill();
+    await relay.stop();
     await assert.rejects(transaction, /state\.postgresql: transaction failed: .+/);
     await raw.query('ROLLBACK');
-    await proxy.start();
+    await relay.start();
     assert.equal(text((await store.get({ key: 'mid' }))?.data), '"kept"');
     assert.equal(await store.get({ key: 'mid-new' }), null, 'the cut transaction applied nothing');
   });
 
   it('starts while PostgreSQL is unreachable and creates its table on the first connection', async (t) => {
     if (!(await available(t))) return;
-    const proxy = new KillableProxy();
-    await proxy.start();
-    await proxy.kill();
-    t.after(() => proxy.kill());
+    const relay = new TcpRelay(PG_PORT);
+    await relay.start();
+    await relay.stop();
+    t.after(() => relay.stop());
     const table = `${TABLE}_late`;
     const started = performance.now();
-    const store = await createFromRegistry({ connectionString: await keywordString(proxy.port), tableName: table, metadataTableName: META_TABLE });
+    const store = await createFromRegistry({ connectionString: await keywordString(relay.port), tableName: table, metadataTableName: META_TABLE });
     t.after(() => store.close());
     assert.ok(performance.now() - started < 1000, 'a refused connection must not hold start-up');
-    const unavailable = new RegExp(`state\\.postgresql: set "k" failed: PostgreSQL at 127\\.0\\.0\\.1:${proxy.port}/test is unavailable: .*ECONNREFUSED`);
+    const unavailable = new RegExp(`state\\.postgresql: set "k" failed: PostgreSQL at 127\\.0\\.0\\.1:${relay.port}/test is unavailable: .*ECONNREFUSED`);
     await assert.rejects(store.set({ key: 'k', value: bytes('"early"') }), unavailable);
     const raw = await rawClient(t);
     const exists = async (): Promise<boolean> => (await raw.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [table])).rows[0]!.t !== null;
     assert.equal(await exists(), false);
 
-    await proxy.start();
+    await relay.start();
     // The first calls after the server is back share a single creation of the table.
     await eventually(5000, async () => {
       const outcomes = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => store.set({ key: `first-${i}`, value: bytes(String(i)) })));
@@ -553,15 +508,15 @@ describe('state.postgresql', () => {
 
   it('creates its table again on the next call when creating it failed', async (t) => {
     if (!(await available(t))) return;
-    const proxy = new KillableProxy();
-    await proxy.start();
-    await proxy.kill();
-    t.after(() => proxy.kill());
+    const relay = new TcpRelay(PG_PORT);
+    await relay.start();
+    await relay.stop();
+    t.after(() => relay.stop());
     const schema = SCHEMA;
-    const store = await createFromRegistry({ connectionString: await keywordString(proxy.port), tableName: `${schema}.state`, metadataTableName: META_TABLE });
+    const store = await createFromRegistry({ connectionString: await keywordString(relay.port), tableName: `${schema}.state`, metadataTableName: META_TABLE });
     t.after(() => store.close());
     const raw = await rawClient(t);
-    await proxy.start();
+    await relay.start();
     await eventually(5000, () => assert.rejects(store.get({ key: 'k' }), new RegExp(`cannot initialise table "${schema}\\.state": schema "${schema}" does not exist`)));
     await raw.query(`CREATE SCHEMA ${schema}`);
     await store.set({ key: 'k', value: bytes('"created"') });

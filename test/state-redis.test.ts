@@ -1,16 +1,17 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { initComponents, type ComponentMetadata } from '../components/registry.js';
 import { parseRedisSettings } from '../components/state/redis/connection.js';
 import { RedisStateStore } from '../components/state/redis/store.js';
 import { ETagInvalidError, ETagMismatchError, isTransactional, stateCapabilities, type Store } from '../components/state/store.js';
 import type { Logger } from '../proxy/runtime/logger.js';
+import { eventually } from './support/eventually.js';
 import { serviceAvailable } from './support/services.js';
 import { describeStateConformance } from './support/state-conformance.js';
+import { TcpRelay } from './support/tcp-relay.js';
 
 const REDIS_PORT = 6379;
 const REDIS_HOST = `127.0.0.1:${REDIS_PORT}`;
@@ -29,56 +30,6 @@ async function openStore(t: TestContext, properties: Record<string, string> = {}
   const store = await RedisStateStore.open(parseRedisSettings(componentMeta({ redisHost: REDIS_HOST, ...properties })));
   t.after(() => store.close());
   return store;
-}
-
-/** Resolves once `attempt` stops throwing, or fails after `limitMs`. */
-async function eventually<T>(limitMs: number, attempt: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(50);
-    }
-  }
-}
-
-/** A TCP relay to Redis that can be cut and restored on the same port: the outage a healthy Redis never has. */
-class RedisRelay {
-  port = 0;
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-
-  async start(): Promise<void> {
-    const server = createServer((downstream) => {
-      const upstream = connect(REDIS_PORT, '127.0.0.1');
-      for (const socket of [downstream, upstream]) {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => {
-          downstream.destroy();
-          upstream.destroy();
-        });
-      }
-      downstream.pipe(upstream).pipe(downstream);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    this.port = (server.address() as AddressInfo).port;
-    this.server = server;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (server === undefined) return;
-    this.server = undefined;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const socket of this.sockets) socket.destroy();
-    await closed;
-  }
 }
 
 async function createFromRegistry(properties: Record<string, string>, initTimeoutMs = 5000): Promise<{ store: Store; capabilities: string[] }> {
@@ -431,7 +382,7 @@ test('state.redis', { timeout: 120_000 }, async (t) => {
   });
 
   await t.test('fails fast while Redis is unreachable and recovers by itself', async (t) => {
-    const relay = new RedisRelay();
+    const relay = new TcpRelay(REDIS_PORT);
     await relay.start();
     t.after(() => relay.stop());
     const store = await RedisStateStore.open(parseRedisSettings(componentMeta({ redisHost: `127.0.0.1:${relay.port}` })));
@@ -475,7 +426,7 @@ test('state.redis', { timeout: 120_000 }, async (t) => {
   });
 
   await t.test('starts while Redis is unreachable, fails fast meanwhile and connects once it is there', async (t) => {
-    const relay = new RedisRelay();
+    const relay = new TcpRelay(REDIS_PORT);
     await relay.start();
     await relay.stop();
     t.after(() => relay.stop());

@@ -6,14 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { eventually } from './support/eventually.js';
 import { closeHttpAgent, http, json, type HttpResult } from './support/http.js';
 import { serviceAvailable } from './support/services.js';
 import { startSidecar, tempDir, type SidecarProcess } from './support/sidecar.js';
+import { TcpRelay } from './support/tcp-relay.js';
 
 const REDIS_PORT = 6379;
 const PG_PORT = 5432;
@@ -21,52 +21,6 @@ const RUN = randomBytes(5).toString('hex');
 const APP_ID = `reliab-${RUN}`;
 const TABLE = `pillion_reliab_${RUN}`;
 const META_TABLE = `pillion_reliab_meta_${RUN}`;
-
-/** A TCP relay to a local server that can be cut (port closed, every connection dropped) and restored on its port. */
-class Relay {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-
-  private constructor(
-    private readonly targetPort: number,
-    readonly port: number,
-  ) {}
-
-  /** A relay on a free port, not listening yet. */
-  static async reserve(targetPort: number): Promise<Relay> {
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as AddressInfo;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
-    return new Relay(targetPort, port);
-  }
-
-  async start(): Promise<void> {
-    const server = createServer((downstream) => {
-      const upstream = connect(this.targetPort, '127.0.0.1');
-      for (const socket of [downstream, upstream]) {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => undefined);
-      }
-      downstream.on('close', () => upstream.destroy());
-      upstream.on('close', () => downstream.destroy());
-      downstream.pipe(upstream).pipe(downstream);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    this.server = server;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
 
 function components(redisPort: number, pgPort: number): string {
   return `apiVersion: dapr.io/v1alpha1
@@ -110,25 +64,12 @@ interface DaprErrorBody {
   message: string;
 }
 
-/** Retries `attempt` until it stops throwing, failing with its last error after `limitMs`. */
-async function eventually<T>(limitMs: number, attempt: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(100);
-    }
-  }
-}
-
 test('state stores whose servers come and go under a running sidecar', { timeout: 90_000 }, async (t) => {
   if (!(await serviceAvailable(t, 'Redis', REDIS_PORT)) || !(await serviceAvailable(t, 'PostgreSQL', PG_PORT))) return;
   const registry = tempDir('reliab-registry');
   const resources = tempDir('reliab-res');
-  const redisRelay = await Relay.reserve(REDIS_PORT);
-  const pgRelay = await Relay.reserve(PG_PORT);
+  const redisRelay = await TcpRelay.reserve(REDIS_PORT);
+  const pgRelay = await TcpRelay.reserve(PG_PORT);
   let sidecar: SidecarProcess | undefined;
   t.after(async () => {
     await sidecar?.stop();
