@@ -3,6 +3,17 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommunicationProtocolEnum, DaprClient } from '@dapr/dapr';
+import * as grpc from '@grpc/grpc-js';
+import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { EmptySchema } from '@bufbuild/protobuf/wkt';
+import {
+  ExecuteStateTransactionRequestSchema,
+  GetStateRequestSchema,
+  GetStateResponseSchema,
+  QueryStateRequestSchema,
+  QueryStateResponseSchema,
+  SaveStateRequestSchema,
+} from '../gen/proto/dapr/proto/runtime/v1/state_pb.js';
 import { closeHttpAgent, http, json, type HttpResult } from './support/http.js';
 import { startSidecar, tempDir, type SidecarProcess } from './support/sidecar.js';
 
@@ -244,6 +255,48 @@ describe('state API through a running sidecar', () => {
     const badConsistency = await http(sidecar.url('/v1.0/state/statestore/k?consistency=sometimes'));
     assert.equal(badConsistency.status, 400);
     assert.equal((await post(sidecar, '/v1.0/state/statestore', [])).status, 204);
+  });
+
+  it('answers gRPC state calls with daprd status codes, and queries over gRPC', async () => {
+    const raw = new grpc.Client(`127.0.0.1:${sidecar.ports.grpc}`, grpc.credentials.createInsecure());
+    const call = <I extends DescMessage, O extends DescMessage>(method: string, input: I, output: O, request: MessageShape<I>) =>
+      new Promise<{ code: number; response?: MessageShape<O> }>((resolve) => {
+        raw.makeUnaryRequest(
+          `/dapr.proto.runtime.v1.Dapr/${method}`,
+          (value: MessageShape<I>) => Buffer.from(toBinary(input, value)),
+          (bytes: Buffer) => fromBinary(output, bytes),
+          request,
+          (err, response) => resolve({ code: err?.code ?? 0, response: response as MessageShape<O> | undefined }),
+        );
+      });
+    const save = (states: Array<{ key: string; value: string; etag?: string }>, storeName = 'statestore') =>
+      call('SaveState', SaveStateRequestSchema, EmptySchema, create(SaveStateRequestSchema, {
+        storeName,
+        states: states.map((st) => ({ key: st.key, value: Buffer.from(st.value), ...(st.etag === undefined ? {} : { etag: { value: st.etag } }) })),
+      }));
+    try {
+      assert.equal((await save([{ key: 'raw', value: '\u0000binary' }])).code, 0);
+      const got = await call('GetState', GetStateRequestSchema, GetStateResponseSchema, create(GetStateRequestSchema, { storeName: 'statestore', key: 'raw' }));
+      assert.equal(Buffer.from(got.response!.data).toString(), '\u0000binary', 'gRPC values are stored verbatim');
+      const etag = got.response!.etag;
+      assert.equal((await save([{ key: 'raw', value: 'x', etag: String(Number(etag) + 100) }])).code, grpc.status.ABORTED);
+      assert.equal((await save([{ key: 'raw', value: 'x', etag: 'garbage' }])).code, grpc.status.INVALID_ARGUMENT);
+      assert.equal((await save([{ key: 'raw', value: 'x' }], 'nostore')).code, grpc.status.INVALID_ARGUMENT);
+      const failedTx = await call('ExecuteStateTransaction', ExecuteStateTransactionRequestSchema, EmptySchema, create(ExecuteStateTransactionRequestSchema, {
+        storeName: 'statestore',
+        operations: [{ operationType: 'upsert', request: { key: 'raw', value: Buffer.from('y'), etag: { value: String(Number(etag) + 100) } } }],
+      }));
+      assert.equal(failedTx.code, grpc.status.INTERNAL);
+      await post(sidecar, '/v1.0/state/shared', [{ key: 'q1', value: { kind: 'grpc-query', n: 1 } }]);
+      const queried = await call('QueryStateAlpha1', QueryStateRequestSchema, QueryStateResponseSchema, create(QueryStateRequestSchema, {
+        storeName: 'shared',
+        query: JSON.stringify({ filter: { EQ: { kind: 'grpc-query' } } }),
+      }));
+      assert.equal(queried.code, 0);
+      assert.deepEqual(queried.response!.results.map((r) => r.key), ['q1']);
+    } finally {
+      raw.close();
+    }
   });
 
   it('serves the official SDK over gRPC: save, get, bulk, delete, transaction', async () => {
