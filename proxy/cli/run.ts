@@ -182,19 +182,23 @@ class SignalRelay {
   }
 }
 
-async function pickFreePorts(count: number): Promise<number[]> {
+/** `count` distinct free ports, none of them in `taken` (ports the command line already gave the sidecar or app). */
+async function pickFreePorts(count: number, taken: ReadonlySet<number>): Promise<number[]> {
   // All held open at once, so the ports are distinct.
   const servers: Server[] = [];
+  const ports: number[] = [];
   try {
-    for (let i = 0; i < count; i++) {
+    while (ports.length < count) {
       const server = createServer();
       servers.push(server);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(0, '127.0.0.1', resolve);
       });
+      const port = (server.address() as AddressInfo).port;
+      if (!taken.has(port)) ports.push(port);
     }
-    return servers.map((s) => (s.address() as AddressInfo).port);
+    return ports;
   } finally {
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   }
@@ -218,7 +222,8 @@ async function settleIdentity(
     sidecarArgs.push(`--app-id=${options.appId}`);
   }
   const missing = CHOSEN_PORTS.filter(([flag, key]) => !explicit.has(flag) || options[key] === 0);
-  const ports = await pickFreePorts(missing.length);
+  const taken = new Set([options.appPort, ...CHOSEN_PORTS.map(([, key]) => options[key])].filter((port) => port > 0));
+  const ports = await pickFreePorts(missing.length, taken);
   missing.forEach(([flag, key], i) => {
     options[key] = ports[i]!;
     sidecarArgs.push(`--${flag}=${ports[i]}`);
