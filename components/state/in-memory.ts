@@ -7,6 +7,7 @@ import {
   ETagInvalidError,
   ETagMismatchError,
   StateFeature,
+  applyToEach,
   parseTtlSeconds,
   stateCapabilities,
   type BulkGetItem,
@@ -118,11 +119,11 @@ export class InMemoryStore implements TransactionalStore, QueryableStore {
   }
 
   async bulkSet(reqs: readonly SetRequest[]): Promise<void> {
-    this.applyEach(reqs, (req) => this.put(req.key, this.prepareSet(req, this.live(req.key))));
+    applyToEach(reqs, (req) => this.put(req.key, this.prepareSet(req, this.live(req.key))));
   }
 
   async bulkDelete(reqs: readonly DeleteRequest[]): Promise<void> {
-    this.applyEach(reqs, (req) => {
+    applyToEach(reqs, (req) => {
       this.checkETag(req.key, req.etag, this.live(req.key));
       this.remove(req.key);
     });
@@ -202,17 +203,6 @@ export class InMemoryStore implements TransactionalStore, QueryableStore {
     }
   }
 
-  private applyEach<R>(reqs: readonly R[], apply: (req: R) => void): void {
-    const failures: unknown[] = [];
-    for (const req of reqs) {
-      try {
-        apply(req);
-      } catch (err) {
-        failures.push(err);
-      }
-    }
-    if (failures.length > 0) throw new AggregateError(failures, `${failures.length} of ${reqs.length} bulk operations failed`);
-  }
 }
 
 registerComponent({

@@ -153,6 +153,24 @@ export function isTransactional(store: Store): store is TransactionalStore {
   return store.features().includes(StateFeature.TRANSACTIONAL) && typeof (store as Partial<TransactionalStore>).multi === 'function';
 }
 
+/** What bulkSet/bulkDelete throw once every item was attempted: the failures, together. */
+export function throwBulkFailures(failures: readonly unknown[], total: number): void {
+  if (failures.length > 0) throw new AggregateError(failures, `${failures.length} of ${total} bulk operations failed`);
+}
+
+/** Attempts `apply` for every request in order, then reports the failures together (for synchronous stores). */
+export function applyToEach<R>(reqs: readonly R[], apply: (req: R) => void): void {
+  const failures: unknown[] = [];
+  for (const req of reqs) {
+    try {
+      apply(req);
+    } catch (err) {
+      failures.push(err);
+    }
+  }
+  throwBulkFailures(failures, reqs.length);
+}
+
 /** The ETag given does not match the stored one (or the key is absent, or first-write found the key): HTTP 409. */
 export class ETagMismatchError extends Error {
   constructor(

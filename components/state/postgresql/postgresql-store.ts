@@ -10,6 +10,7 @@ import {
   ETagInvalidError,
   ETagMismatchError,
   StateFeature,
+  throwBulkFailures,
   parseTtlSeconds,
   stateCapabilities,
   type BulkGetItem,
@@ -283,7 +284,7 @@ export class PostgresStore implements TransactionalStore, QueryableStore {
     await Promise.all(chains.values());
     // The holes of the sparse array are the requests that succeeded.
     const errors = failures.filter(() => true);
-    if (errors.length > 0) throw new AggregateError(errors, `${errors.length} of ${reqs.length} bulk operations failed`);
+    throwBulkFailures(errors, reqs.length);
   }
 
   private async cleanupExpired(): Promise<void> {

@@ -8,6 +8,7 @@ import {
   ETagInvalidError,
   ETagMismatchError,
   StateFeature,
+  throwBulkFailures,
   parseTtlSeconds,
   stateCapabilities,
   type BulkGetItem,
@@ -243,7 +244,7 @@ export class RedisStateStore implements TransactionalStore {
         else if (reply !== 0) failures.push(refusal(req.key, req.etag, (reply as Exclude<WriteReply, 0>)[1]));
       });
     }
-    if (failures.length > 0) throw new AggregateError(failures, `${failures.length} of ${reqs.length} bulk operations failed`);
+    throwBulkFailures(failures, reqs.length);
   }
 
   private async exec(pipeline: StatePipeline): Promise<[Error | null, unknown][]> {

@@ -10,6 +10,7 @@ import { compileQuery, type QueryRow } from '../query-engine.js';
 import {
   ETagMismatchError,
   StateFeature,
+  applyToEach,
   parseTtlSeconds,
   stateCapabilities,
   type BulkGetItem,
@@ -176,11 +177,11 @@ export class SqliteStore implements TransactionalStore, QueryableStore {
   }
 
   async bulkSet(reqs: readonly SetRequest[]): Promise<void> {
-    applyEach(reqs, (req) => this.planSet(req)());
+    applyToEach(reqs, (req) => this.planSet(req)());
   }
 
   async bulkDelete(reqs: readonly DeleteRequest[]): Promise<void> {
-    applyEach(reqs, (req) => this.planDelete(req)());
+    applyToEach(reqs, (req) => this.planDelete(req)());
   }
 
   /** Every request is validated before the transaction starts; an etag mismatch inside it rolls everything back. */
@@ -289,18 +290,6 @@ function openDatabase(options: SqliteOptions): Connection {
     db.close();
     throw new Error(`state.sqlite: cannot prepare database "${options.path}": ${(err as Error).message}`, { cause: err });
   }
-}
-
-function applyEach<R>(reqs: readonly R[], apply: (req: R) => void): void {
-  const failures: unknown[] = [];
-  for (const req of reqs) {
-    try {
-      apply(req);
-    } catch (err) {
-      failures.push(err);
-    }
-  }
-  if (failures.length > 0) throw new AggregateError(failures, `${failures.length} of ${reqs.length} bulk operations failed`);
 }
 
 registerComponent({
