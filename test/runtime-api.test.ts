@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { CommunicationProtocolEnum, DaprClient, HttpMethod } from '@dapr/dapr';
 import { startApp, type TestApp } from './support/apps.js';
 import { closeHttpAgent, http, json } from './support/http.js';
+import { componentYaml } from './support/resources.js';
 import { runSidecarCli, startSidecar, tempDir, type SidecarProcess } from './support/sidecar.js';
 
 describe('runtime API: health, metadata, shutdown', () => {
@@ -18,23 +19,7 @@ describe('runtime API: health, metadata, shutdown', () => {
   before(async () => {
     writeFileSync(
       join(resources.path, 'components.yaml'),
-      `apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: statestore
-spec:
-  type: state.in-memory
-  version: v1
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: elsewhere
-spec:
-  type: state.in-memory
-  version: v1
-scopes: [someone-else]
-`,
+      componentYaml({ name: 'statestore', type: 'state.in-memory' }, { name: 'elsewhere', type: 'state.in-memory', scopes: ['someone-else'] }),
     );
     // Reserve a port for the app but do not listen yet: the sidecar must answer before the app is up.
     const probe = await startApp();

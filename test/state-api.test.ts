@@ -15,27 +15,13 @@ import {
   SaveStateRequestSchema,
 } from '../gen/proto/dapr/proto/runtime/v1/state_pb.js';
 import { closeHttpAgent, http, json, type HttpResult } from './support/http.js';
+import { componentYaml } from './support/resources.js';
 import { startSidecar, tempDir, type SidecarProcess } from './support/sidecar.js';
 
-const COMPONENTS = `apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: statestore
-spec:
-  type: state.in-memory
-  version: v1
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: shared
-spec:
-  type: state.in-memory
-  version: v1
-  metadata:
-  - name: keyPrefix
-    value: none
-`;
+const COMPONENTS = componentYaml(
+  { name: 'statestore', type: 'state.in-memory' },
+  { name: 'shared', type: 'state.in-memory', metadata: { keyPrefix: 'none' } },
+);
 
 function errorCode(res: HttpResult): string {
   return (json(res) as { errorCode: string }).errorCode;
@@ -53,17 +39,7 @@ describe('state on the embedded SQLite store', () => {
     try {
       writeFileSync(
         join(resources.path, 'sqlite.yaml'),
-        `apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: durable
-spec:
-  type: state.sqlite
-  version: v1
-  metadata:
-  - name: connectionString
-    value: ${join(data.path, 'state.db')}
-`,
+        componentYaml({ name: 'durable', type: 'state.sqlite', metadata: { connectionString: join(data.path, 'state.db') } }),
       );
       const args = ['--resources-path', resources.path];
       const first = await startSidecar({ appId: 'keeper', registryDir: registry.path, args });

@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { eventually } from './support/eventually.js';
 import { closeHttpAgent, http, json, type HttpResult } from './support/http.js';
+import { componentYaml } from './support/resources.js';
 import { serviceAvailable } from './support/services.js';
 import { startSidecar, tempDir, type SidecarProcess } from './support/sidecar.js';
 import { TcpRelay } from './support/tcp-relay.js';
@@ -23,40 +24,19 @@ const TABLE = `pillion_reliab_${RUN}`;
 const META_TABLE = `pillion_reliab_meta_${RUN}`;
 
 function components(redisPort: number, pgPort: number): string {
-  return `apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: memory
-spec:
-  type: state.in-memory
-  version: v1
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: redis
-spec:
-  type: state.redis
-  version: v1
-  metadata:
-  - name: redisHost
-    value: 127.0.0.1:${redisPort}
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: pg
-spec:
-  type: state.postgresql
-  version: v1
-  metadata:
-  - name: connectionString
-    value: host=127.0.0.1 port=${pgPort} user=postgres dbname=test sslmode=disable
-  - name: tableName
-    value: ${TABLE}
-  - name: metadataTableName
-    value: ${META_TABLE}
-`;
+  return componentYaml(
+    { name: 'memory', type: 'state.in-memory' },
+    { name: 'redis', type: 'state.redis', metadata: { redisHost: `127.0.0.1:${redisPort}` } },
+    {
+      name: 'pg',
+      type: 'state.postgresql',
+      metadata: {
+        connectionString: `host=127.0.0.1 port=${pgPort} user=postgres dbname=test sslmode=disable`,
+        tableName: TABLE,
+        metadataTableName: META_TABLE,
+      },
+    },
+  );
 }
 
 interface DaprErrorBody {

@@ -1,3 +1,4 @@
+import { cpus, release } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,4 +19,9 @@ export function writeResults(scenario: string, startedAt: Date, results: unknown
   const path = join(resultsDir, `${scenario}-${stamp}.json`);
   writeFileSync(path, `${JSON.stringify(results, null, 2)}\n`);
   return path;
+}
+
+/** The machine a result was measured on, recorded with every result file. */
+export function hostInfo(): { cpuModel: string | undefined; cpus: number; kernel: string; node: string } {
+  return { cpuModel: cpus()[0]?.model, cpus: cpus().length, kernel: release(), node: process.version };
 }

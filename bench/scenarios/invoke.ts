@@ -1,12 +1,11 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { commonOptionSpec, positiveInteger, resolveCommon, UsageError, type CommonSettings } from '../lib/cli.js';
 import { findExecutable } from '../lib/executables.js';
 import { probeUntil } from '../lib/http-probe.js';
-import { repoRoot, writeResults } from '../lib/layout.js';
+import { hostInfo, repoRoot, writeResults } from '../lib/layout.js';
 import { LoadWorker } from '../lib/load-client.js';
 import { makeBody, type LoadOutcome, type PacedOutcome } from '../lib/load-protocol.js';
 import { startNginx } from '../lib/nginx.js';
@@ -306,7 +305,7 @@ async function runInvoke(args: readonly string[]): Promise<void> {
       scenario: 'invoke',
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
-      host: { cpuModel: cpus()[0]?.model, cpus: cpus().length, kernel: release(), node: process.version },
+      host: hostInfo(),
       settings: {
         quick: settings.quick,
         durationMs: settings.durationMs,

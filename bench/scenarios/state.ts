@@ -1,12 +1,11 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { commonOptionSpec, positiveInteger, resolveCommon, UsageError, type CommonSettings } from '../lib/cli.js';
 import { findExecutable } from '../lib/executables.js';
 import { probe } from '../lib/http-probe.js';
-import { repoRoot, writeResults } from '../lib/layout.js';
+import { hostInfo, repoRoot, writeResults } from '../lib/layout.js';
 import { LoadWorker } from '../lib/load-client.js';
 import type { LoadOutcome, PacedOperationsJob, PacedOutcome } from '../lib/load-protocol.js';
 import { pinSelf } from '../lib/pinning.js';
@@ -495,7 +494,7 @@ async function runState(args: readonly string[]): Promise<void> {
     scenario: 'state',
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    host: { cpuModel: cpus()[0]?.model, cpus: cpus().length, kernel: release(), node: process.version },
+    host: hostInfo(),
     settings: {
       quick: settings.quick,
       durationMs: settings.durationMs,

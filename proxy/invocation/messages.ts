@@ -336,7 +336,7 @@ export function decodeInternalResponse(bytes: Uint8Array): InvocationResponse {
 
 const httpByGrpc = [200, 408, 500, 400, 504, 404, 409, 403, 429, 400, 409, 400, 501, 500, 503, 500, 401];
 
-export function httpStatusFromGrpc(code: number): number {
+function httpStatusFromGrpc(code: number): number {
   return httpByGrpc[code] ?? 500;
 }
 
