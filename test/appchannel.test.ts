@@ -12,6 +12,7 @@ import {
   type HttpPoolOptions,
 } from '../proxy/appchannel/http-pool.js';
 import { PARSE_COMPLETE, PARSE_FAILED, PARSE_INCOMPLETE, ResponseParser } from '../proxy/appchannel/response-parser.js';
+import { freePort } from './support/ports.js';
 
 const HOST = '127.0.0.1';
 const TEST_TIMEOUT = { timeout: 15_000 };
@@ -135,14 +136,6 @@ async function rawServer(
 function answering(t: TestContext, response: string): Promise<TestRawServer> {
   const bytes = Buffer.from(response, 'latin1');
   return rawServer(t, (socket) => socket.write(bytes));
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 async function until(condition: () => boolean, what: string, timeoutMs = 3000): Promise<void> {

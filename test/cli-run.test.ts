@@ -1,10 +1,10 @@
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { FlagError } from '../proxy/cli/flags.js';
 import { runApp, type RunOverrides } from '../proxy/cli/run.js';
+import { freePort } from './support/ports.js';
 
 const fakeSidecar = fileURLToPath(new URL('./fixtures/fake-sidecar.js', import.meta.url));
 
@@ -101,14 +101,6 @@ function startRun(
 
 /** An app as an ES module given inline; arguments appended to the result reach it. */
 const nodeApp = (source: string): string[] => [process.execPath, '--input-type=module', '-e', source, '--'];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * An app that announces its pid once `setup` ran (e.g. its signal handlers are in place) and then waits; it gives

@@ -15,6 +15,7 @@ import {
 } from '../proxy/resources/index.js';
 import { initComponents, metadataValue, registerComponent, type ComponentMetadata } from '../components/registry.js';
 import { InMemoryStore } from '../components/state/in-memory.js';
+import '../components/pubsub/in-memory.js';
 import type { Logger, LogLevel } from '../proxy/runtime/logger.js';
 
 const ctx: LoadContext = { appId: 'myapp', namespace: '' };
@@ -294,13 +295,17 @@ describe('loadResources', () => {
     const loaded = await loadResources([join(repoRoot, 'examples/resources')], ctx);
     assert.deepEqual(
       loaded.components.map((c) => [c.name, c.type, c.version]),
-      [['statestore', 'state.in-memory', 'v1']],
+      [
+        ['pubsub', 'pubsub.in-memory', 'v1'],
+        ['statestore', 'state.in-memory', 'v1'],
+      ],
     );
     const config = await loadConfiguration([join(repoRoot, 'examples/config.yaml')]);
     assert.equal(config.name, 'appconfig');
     const components = await initComponents(loaded, recordingLogger());
     try {
       assert.deepEqual(components.list(), [
+        { name: 'pubsub', type: 'pubsub.in-memory', version: 'v1', capabilities: [] },
         { name: 'statestore', type: 'state.in-memory', version: 'v1', capabilities: ['ETAG', 'TRANSACTIONAL', 'TTL', 'QUERY_API', 'ACTOR'] },
       ]);
     } finally {

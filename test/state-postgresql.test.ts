@@ -5,17 +5,16 @@ import { createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import '../components/state/postgresql/postgresql-store.js';
-import { initComponents } from '../components/registry.js';
 import { ConnectionStringError, parseConnectionString, parseDurationMs, parseKeywordValue } from '../components/state/postgresql/connection-string.js';
 import { parseSettings } from '../components/state/postgresql/metadata.js';
 import { PostgresStore } from '../components/state/postgresql/postgresql-store.js';
 import { QueryError } from '../components/state/query-engine.js';
 import { ETagInvalidError, ETagMismatchError, type QueryableStore, type Store, type TransactionalStore } from '../components/state/store.js';
-import type { Logger } from '../proxy/runtime/logger.js';
 import { eventually } from './support/eventually.js';
 import { serviceAvailable } from './support/services.js';
 import { describeStateConformance } from './support/state-conformance.js';
 import { TcpRelay } from './support/tcp-relay.js';
+import { createComponent } from './support/components.js';
 
 const PG_PORT = 5432;
 const RUN = randomBytes(5).toString('hex');
@@ -24,7 +23,6 @@ const META_TABLE = `pillion_meta_${RUN}`;
 const SCHEMA = `pillion_schema_${RUN}`;
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (data: Uint8Array | undefined): string | undefined => (data === undefined ? undefined : Buffer.from(data).toString('utf8'));
-const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, enabled: () => false };
 
 /** The first of the trust-auth users this server knows; found once. */
 let userLookup: Promise<string> | undefined;
@@ -62,23 +60,7 @@ async function keywordString(port = PG_PORT, extra = ''): Promise<string> {
 
 /** A store made the way the sidecar makes one: from a Component resource, through the registry. */
 async function createFromRegistry(properties: Record<string, string>): Promise<Store> {
-  const component = {
-    file: 'postgresql.yaml',
-    name: 'pg',
-    namespace: '',
-    scopes: [],
-    type: 'state.postgresql',
-    kind: 'state',
-    version: 'v1',
-    initTimeoutMs: 20_000,
-    ignoreErrors: false,
-    metadata: Object.entries(properties).map(([name, value]) => ({ name, value })),
-    secretStore: '',
-  };
-  const components = await initComponents({ components: [component] }, silent);
-  const store = components.get('state', 'pg');
-  assert.ok(store !== undefined, 'state.postgresql should be registered');
-  return store;
+  return (await createComponent('state', 'state.postgresql', properties)).instance;
 }
 
 async function openStore(t: TestContext, properties: Record<string, string> = {}): Promise<PostgresStore> {

@@ -3,20 +3,19 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
-import { initComponents, type ComponentMetadata } from '../components/registry.js';
+import type { ComponentMetadata } from '../components/registry.js';
 import { parseRedisSettings } from '../components/state/redis/connection.js';
 import { RedisStateStore } from '../components/state/redis/store.js';
 import { ETagInvalidError, ETagMismatchError, isTransactional, stateCapabilities, type Store } from '../components/state/store.js';
-import type { Logger } from '../proxy/runtime/logger.js';
 import { eventually } from './support/eventually.js';
 import { serviceAvailable } from './support/services.js';
 import { describeStateConformance } from './support/state-conformance.js';
 import { TcpRelay } from './support/tcp-relay.js';
+import { createComponent } from './support/components.js';
 
 const REDIS_PORT = 6379;
 const REDIS_HOST = `127.0.0.1:${REDIS_PORT}`;
 const FIRST_WRITE = { concurrency: 'first-write' } as const;
-const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, enabled: () => false };
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (data: Uint8Array | undefined): string | undefined => (data === undefined ? undefined : Buffer.from(data).toString('utf8'));
@@ -33,23 +32,8 @@ async function openStore(t: TestContext, properties: Record<string, string> = {}
 }
 
 async function createFromRegistry(properties: Record<string, string>, initTimeoutMs = 5000): Promise<{ store: Store; capabilities: string[] }> {
-  const component = {
-    file: 'redis.yaml',
-    name: 'redis-state',
-    namespace: '',
-    scopes: [],
-    type: 'state.redis',
-    kind: 'state',
-    version: 'v1',
-    initTimeoutMs,
-    ignoreErrors: false,
-    metadata: Object.entries(properties).map(([name, value]) => ({ name, value })),
-    secretStore: '',
-  };
-  const components = await initComponents({ components: [component] }, silent);
-  const store = components.get('state', 'redis-state');
-  assert.ok(store !== undefined, 'state.redis should be registered');
-  return { store, capabilities: components.list()[0]!.capabilities };
+  const { instance, info } = await createComponent('state', 'state.redis', properties, { initTimeoutMs });
+  return { store: instance, capabilities: info.capabilities };
 }
 
 test('state.redis', { timeout: 120_000 }, async (t) => {

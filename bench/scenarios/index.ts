@@ -1,11 +1,13 @@
 import type { Scenario } from '../lib/scenario.js';
 import { invokeScenario } from './invoke.js';
+import { pubsubScenario } from './pubsub.js';
 import { stateScenario } from './state.js';
 
 /** Scenarios by the name given as the first argument of `npm run bench --`. */
 export const scenarios: ReadonlyMap<string, Scenario> = new Map([
   [invokeScenario.name, invokeScenario],
   [stateScenario.name, stateScenario],
+  [pubsubScenario.name, pubsubScenario],
 ]);
 
 export const defaultScenario = invokeScenario.name;

@@ -7,6 +7,8 @@ export type { LoadContext, ResourceMeta, ResourceHeader } from './resource.js';
 export type { Component, MetadataItem, SecretKeyRef } from './component.js';
 export {
   appPolicy,
+  componentInboundPolicy,
+  retryDelay,
   type AppPolicy,
   type ActorPolicyRefs,
   type CircuitBreakerPolicy,

@@ -226,6 +226,15 @@ export interface AppPolicy {
   circuitBreaker: CircuitBreakerPolicy | null;
 }
 
+/** Wait before retry number `attempt` (1-based) under `policy`: constant, or exponential with jitter and a cap. */
+export function retryDelay(policy: RetryPolicy): (attempt: number) => number {
+  if (policy.policy === 'constant') return () => policy.durationMs;
+  return (attempt) => {
+    const base = Math.min(policy.initialIntervalMs * policy.multiplier ** (attempt - 1), policy.maxIntervalMs);
+    return base * (1 + policy.randomizationFactor * (2 * Math.random() - 1));
+  };
+}
+
 /**
  * The policy for calls to `appId`, resolved as daprd does: the app's own target if any resource has one (the
  * last such resource wins), otherwise the `DefaultAppXxxPolicy` / `DefaultXxxPolicy` policies when defined.
@@ -233,6 +242,27 @@ export interface AppPolicy {
  * Resolve once per target app and cache: this walks every resource.
  */
 export function appPolicy(resiliencies: readonly Resiliency[], appId: string): AppPolicy {
+  return resolvePolicy(resiliencies, (r) => r.apps.get(appId), ['App']);
+}
+
+/**
+ * The policy for what a component delivers to the app (pub/sub messages, input binding events): the component's
+ * `inbound` target, otherwise `Default{Pubsub|Bindings}ComponentInboundXxxPolicy`, `DefaultComponentInboundXxxPolicy`
+ * or `DefaultXxxPolicy` when defined. `retry: null` means the sidecar itself does not retry.
+ */
+export function componentInboundPolicy(
+  resiliencies: readonly Resiliency[],
+  componentName: string,
+  kind: 'Pubsub' | 'Bindings',
+): AppPolicy {
+  return resolvePolicy(resiliencies, (r) => r.components.get(componentName)?.inbound, [`${kind}ComponentInbound`, 'ComponentInbound']);
+}
+
+function resolvePolicy(
+  resiliencies: readonly Resiliency[],
+  target: (r: Resiliency) => PolicyRefs | undefined,
+  defaultScopes: readonly string[],
+): AppPolicy {
   const latest = <T>(pick: (r: Resiliency) => T | undefined): T | undefined => {
     for (let i = resiliencies.length - 1; i >= 0; i--) {
       const found = pick(resiliencies[i]!);
@@ -240,10 +270,10 @@ export function appPolicy(resiliencies: readonly Resiliency[], appId: string): A
     }
     return undefined;
   };
-  const refs = latest((r) => r.apps.get(appId)) ?? {
-    timeout: defaultName(resiliencies, 'timeouts', 'Timeout'),
-    retry: defaultName(resiliencies, 'retries', 'Retry'),
-    circuitBreaker: defaultName(resiliencies, 'circuitBreakers', 'CircuitBreaker'),
+  const refs = latest(target) ?? {
+    timeout: defaultName(resiliencies, 'timeouts', 'Timeout', defaultScopes),
+    retry: defaultName(resiliencies, 'retries', 'Retry', defaultScopes),
+    circuitBreaker: defaultName(resiliencies, 'circuitBreakers', 'CircuitBreaker', defaultScopes),
   };
   return {
     timeoutMs: refs.timeout === '' ? 0 : (latest((r) => r.timeouts.get(refs.timeout)) ?? 0),
@@ -256,8 +286,9 @@ function defaultName(
   resiliencies: readonly Resiliency[],
   table: 'timeouts' | 'retries' | 'circuitBreakers',
   policy: 'Timeout' | 'Retry' | 'CircuitBreaker',
+  scopes: readonly string[],
 ): string {
-  for (const name of [`DefaultApp${policy}Policy`, `Default${policy}Policy`]) {
+  for (const name of [...scopes.map((scope) => `Default${scope}${policy}Policy`), `Default${policy}Policy`]) {
     if (resiliencies.some((r) => r[table].has(name))) return name;
   }
   return '';

@@ -46,6 +46,7 @@ export const errors = {
       413,
       GrpcStatus.RESOURCE_EXHAUSTED,
     ),
+  malformedRequest: (message: string) => new DaprError('ERR_MALFORMED_REQUEST', message, 400, GrpcStatus.INVALID_ARGUMENT),
   internal: (message: string) => new DaprError('ERR_INTERNAL', message, 500, GrpcStatus.INTERNAL),
   healthNotReady: () => new DaprError('ERR_HEALTH_NOT_READY', 'dapr is not ready', 500, GrpcStatus.INTERNAL),
   outboundHealthNotReady: () =>

@@ -4,6 +4,10 @@ import {
   ActorRuntimeSchema,
   AppConnectionPropertiesSchema,
   GetMetadataResponseSchema,
+  PubsubSubscriptionRuleSchema,
+  PubsubSubscriptionRulesSchema,
+  PubsubSubscriptionSchema,
+  PubsubSubscriptionType,
   RegisteredComponentsSchema,
   type GetMetadataResponse,
 } from '../../gen/proto/dapr/proto/runtime/v1/metadata_pb.js';
@@ -14,6 +18,15 @@ export interface ComponentInfo {
   type: string;
   version: string;
   capabilities: string[];
+}
+
+export interface SubscriptionInfo {
+  pubsubName: string;
+  topic: string;
+  metadata: Readonly<Record<string, string>>;
+  rules: readonly { match: string; path: string }[];
+  deadLetterTopic: string;
+  type: 'DECLARATIVE' | 'PROGRAMMATIC';
 }
 
 export interface AppConnectionInfo {
@@ -27,6 +40,7 @@ export interface MetadataSources {
   appId: string;
   enabledFeatures: () => string[];
   components: () => ComponentInfo[];
+  subscriptions: () => readonly SubscriptionInfo[];
   appConnection: AppConnectionInfo;
 }
 
@@ -55,6 +69,8 @@ export class RuntimeMetadata {
       return entry;
     });
     if (components.length > 0) body.components = components;
+    const subscriptions = this.sources.subscriptions().map(subscriptionJson);
+    if (subscriptions.length > 0) body.subscriptions = subscriptions;
     body.extended = Object.fromEntries(this.extended);
     const connection: Record<string, unknown> = {};
     if (appConnection.port > 0) connection.port = appConnection.port;
@@ -73,6 +89,16 @@ export class RuntimeMetadata {
       runtimeVersion: RUNTIME_VERSION,
       enabledFeatures: this.sources.enabledFeatures(),
       registeredComponents: this.sources.components().map((c) => create(RegisteredComponentsSchema, c)),
+      subscriptions: this.sources.subscriptions().map((s) =>
+        create(PubsubSubscriptionSchema, {
+          pubsubName: s.pubsubName,
+          topic: s.topic,
+          metadata: { ...s.metadata },
+          rules: create(PubsubSubscriptionRulesSchema, { rules: s.rules.map((rule) => create(PubsubSubscriptionRuleSchema, rule)) }),
+          deadLetterTopic: s.deadLetterTopic,
+          type: PubsubSubscriptionType[s.type],
+        }),
+      ),
       extendedMetadata: Object.fromEntries(this.extended),
       appConnectionProperties: create(AppConnectionPropertiesSchema, {
         port: appConnection.port,
@@ -83,4 +109,14 @@ export class RuntimeMetadata {
       actorRuntime: create(ActorRuntimeSchema, { runtimeStatus: ActorRuntime_ActorRuntimeStatus.DISABLED, hostReady: false }),
     });
   }
+}
+
+/** daprd's JSON of a subscription: empty metadata and rule fields are omitted, deadLetterTopic and type never are. */
+function subscriptionJson(s: SubscriptionInfo): Record<string, unknown> {
+  const entry: Record<string, unknown> = { pubsubname: s.pubsubName, topic: s.topic };
+  if (Object.keys(s.metadata).length > 0) entry.metadata = s.metadata;
+  entry.rules = s.rules.map(({ match, path }) => (match === '' ? { path } : { match, path }));
+  entry.deadLetterTopic = s.deadLetterTopic;
+  entry.type = s.type;
+  return entry;
 }

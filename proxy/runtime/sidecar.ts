@@ -9,9 +9,13 @@ import { registerInvocationGrpc } from '../invocation/grpc-api.js';
 import { registerInvocationRoutes } from '../invocation/http-routes.js';
 import { internalInvocationHandlers } from '../invocation/internal-server.js';
 import { CachedResolver, createNameResolver } from '../nameresolution/index.js';
-import { appPolicy, loadConfiguration, loadResources, type Configuration, type LoadedResources } from '../resources/index.js';
+import { appPolicy, loadConfiguration, retryDelay, loadResources, type Configuration, type LoadedResources } from '../resources/index.js';
 import { initComponents, type ComponentSet } from '../../components/registry.js';
 import '../../components/builtin.js';
+import { registerPubSubGrpc } from '../pubsub/grpc-api.js';
+import { registerPubSubRoutes } from '../pubsub/http-routes.js';
+import { PubSubPublisher } from '../pubsub/publisher.js';
+import { SubscriptionManager } from '../pubsub/subscription-manager.js';
 import { registerStateGrpc } from '../state/grpc-api.js';
 import { registerStateRoutes } from '../state/http-routes.js';
 import { StateApi } from '../state/state-api.js';
@@ -47,6 +51,7 @@ export class Sidecar implements RuntimeState {
   private components: ComponentSet | null = null;
   private resolver: CachedResolver | null = null;
   private appChannel: HttpPool | null = null;
+  private subscriptions: SubscriptionManager | null = null;
   private messaging: DirectMessaging | null = null;
   private httpFront: HttpFront | null = null;
   private grpcApi: GrpcApiServer | null = null;
@@ -79,6 +84,7 @@ export class Sidecar implements RuntimeState {
       appId: o.appId,
       enabledFeatures: () => configuration.features.filter((f) => f.enabled).map((f) => f.name),
       components: () => components.list(),
+      subscriptions: () => this.subscriptions?.list() ?? [],
       appConnection: {
         port: o.appPort,
         protocol: o.appPort > 0 ? o.appProtocol : '',
@@ -95,6 +101,15 @@ export class Sidecar implements RuntimeState {
         maxConcurrency: o.appMaxConcurrency,
         requestTimeoutMs: 0,
         maxResponseBytes: o.maxBodySizeBytes,
+      });
+      this.subscriptions = new SubscriptionManager({
+        appId: o.appId,
+        appChannel: this.appChannel,
+        appApiToken: o.appApiToken,
+        appMaxConcurrency: o.appMaxConcurrency,
+        components,
+        declarative: resources.subscriptions,
+        resiliency: resources.resiliency,
       });
     }
     const resiliency = resources.resiliency;
@@ -118,9 +133,11 @@ export class Sidecar implements RuntimeState {
     this.messaging = messaging;
 
     const state = new StateApi(components, { appId: o.appId, namespace: o.namespace });
+    const publisher = new PubSubPublisher(components, o.appId);
     const router = new Router();
     registerRuntimeRoutes(router, this, metadata);
     registerStateRoutes(router, state);
+    registerPubSubRoutes(router, publisher);
     const invokeFallback = registerInvocationRoutes(router, messaging, o.appId);
     this.httpFront = new HttpFront(router, { maxBodyBytes: o.maxBodySizeBytes, apiToken: o.apiToken, fallback: invokeFallback });
 
@@ -128,6 +145,7 @@ export class Sidecar implements RuntimeState {
     registerRuntimeGrpc(this.grpcApi, this, metadata);
     registerInvocationGrpc(this.grpcApi, messaging, o.appId);
     registerStateGrpc(this.grpcApi, state);
+    registerPubSubGrpc(this.grpcApi, publisher);
 
     this.internalServer = new H2UnaryServer(internalInvocationHandlers(messaging), { maxMessageBytes: o.maxBodySizeBytes });
 
@@ -151,7 +169,9 @@ export class Sidecar implements RuntimeState {
       log.info(`waiting for the app on ${o.appChannelAddress}:${o.appPort}`);
       this.appWait = waitForPort(o.appChannelAddress, o.appPort, () => {
         this.appWait = null;
-        this.markReady();
+        void this.subscriptions!.start().then(() => {
+          if (this.shuttingDown === null) this.markReady();
+        });
       });
     } else {
       this.markReady();
@@ -177,6 +197,7 @@ export class Sidecar implements RuntimeState {
     this.appWait?.cancel();
     // Leave name resolution first, so peers stop sending new calls while in-flight ones drain.
     await this.resolver?.close().catch((err: Error) => log.warn(`name resolution: ${err.message}`));
+    await this.subscriptions?.close();
     await Promise.all([
       this.httpFront?.close(graceMs),
       this.grpcApi?.close(graceMs),
@@ -198,14 +219,7 @@ function callPolicy(policy: ReturnType<typeof appPolicy>): AppCallPolicy {
   const retry = policy.retry;
   if (retry === null) return { ...DEFAULT_APP_POLICY, timeoutMs: policy.timeoutMs };
   const maxRetries = retry.maxRetries < 0 ? MAX_INVOCATION_RETRIES : Math.min(retry.maxRetries, MAX_INVOCATION_RETRIES);
-  const retryDelayMs =
-    retry.policy === 'constant'
-      ? () => retry.durationMs
-      : (attempt: number) => {
-          const base = Math.min(retry.initialIntervalMs * retry.multiplier ** (attempt - 1), retry.maxIntervalMs);
-          return base * (1 + retry.randomizationFactor * (2 * Math.random() - 1));
-        };
-  return { timeoutMs: policy.timeoutMs, maxRetries, retryDelayMs };
+  return { timeoutMs: policy.timeoutMs, maxRetries, retryDelayMs: retryDelay(retry) };
 }
 
 /** daprd's app wait: dial the app port every 50 ms until it accepts. */

@@ -1,8 +1,8 @@
 import type { BulkGetItem, Concurrency, Consistency, DeleteRequest, SetRequest, StateMetadata, StateQuery, TransactionalOperation } from '../../components/state/store.js';
-import type { ApiReply } from '../http/reply.js';
+import { answer, type ApiReply } from '../http/reply.js';
 import type { Router } from '../http/router.js';
-import { DaprError, errors, GrpcStatus } from '../runtime/errors.js';
-import { fieldsOf, goJson, optionalString, parseBody, stringMap } from './json-body.js';
+import { DaprError, GrpcStatus } from '../runtime/errors.js';
+import { fieldsOf, goJson, optionalString, parseBody, stringMap } from '../http/json-body.js';
 import { malformed, type StateApi } from './state-api.js';
 
 const JSON_TYPE = ['content-type', 'application/json'];
@@ -78,10 +78,6 @@ export function registerStateRoutes(router: Router, api: StateApi): void {
       reply.send(200, JSON_TYPE, `{"results":[${results.join(',')}]${extra}}`);
     }),
   );
-}
-
-function answer(reply: ApiReply, work: () => Promise<void>): void {
-  work().catch((err: unknown) => reply.error(err instanceof DaprError ? err : errors.internal(String((err as Error)?.message ?? err))));
 }
 
 function arrayOf(value: unknown, what: string): unknown[] {

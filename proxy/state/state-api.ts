@@ -14,7 +14,7 @@ import {
   type Store,
   type TransactionalOperation,
 } from '../../components/state/store.js';
-import { DaprError, GrpcStatus, type GrpcStatusCode } from '../runtime/errors.js';
+import { DaprError, errors, GrpcStatus, type GrpcStatusCode } from '../runtime/errors.js';
 import { appKey, keyPrefixFor, storedKey } from './key-prefix.js';
 
 interface BoundStore {
@@ -146,9 +146,7 @@ function firstOf(err: unknown): unknown {
   return err instanceof AggregateError && err.errors.length > 0 ? err.errors[0] : err;
 }
 
-export function malformed(message: string): DaprError {
-  return new DaprError('ERR_MALFORMED_REQUEST', message, 400, GrpcStatus.INVALID_ARGUMENT);
-}
+export const malformed = errors.malformedRequest;
 
 function checkConsistency(value: string | undefined): 'eventual' | 'strong' | undefined {
   if (value === undefined || value === '') return undefined;

@@ -20,7 +20,8 @@ import {
   type TransactionalRequest,
   type TransactionalStore,
 } from '../store.js';
-import { RedisConnection, parseRedisSettings, type RedisSettings } from './connection.js';
+import { RedisConnection } from '../../redis/connection.js';
+import { parseRedisSettings, type RedisSettings } from './connection.js';
 import { READ_SCRIPT, WRITE_SCRIPT, type WriteRefusal } from './scripts.js';
 
 type ScriptArg = string | number | Buffer | readonly ScriptArg[];
@@ -102,7 +103,7 @@ export class RedisStateStore implements TransactionalStore {
    * reconnection succeeds. Only Redis refusing the settings (credentials, database) does.
    */
   static async open(settings: RedisSettings): Promise<RedisStateStore> {
-    return new RedisStateStore(await RedisConnection.open(settings, logger), settings);
+    return new RedisStateStore(await RedisConnection.open(settings, { component: 'state.redis', logger }), settings);
   }
 
   features(): readonly StateFeature[] {

@@ -1,4 +1,6 @@
-import { malformed } from './state-api.js';
+import { errors } from '../runtime/errors.js';
+
+const malformed = errors.malformedRequest;
 
 /** Parses an API body as JSON; undecodable bodies are 400 ERR_MALFORMED_REQUEST, as in daprd. */
 export function parseBody(body: Buffer): unknown {
