@@ -6,7 +6,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fromBinary } from '@bufbuild/protobuf';
 import { CommunicationProtocolEnum, DaprClient, DaprServer } from '@dapr/dapr';
+import * as grpc from '@grpc/grpc-js';
+import { GetMetadataResponseSchema, PubsubSubscriptionType, type GetMetadataResponse } from '../gen/proto/dapr/proto/runtime/v1/metadata_pb.js';
 import { eventually } from './support/eventually.js';
 import { http, json } from './support/http.js';
 import { freePort } from './support/ports.js';
@@ -95,6 +98,20 @@ async function fixture(appId: string, opts: { subscriptions?: unknown[] | null; 
   };
 }
 
+async function grpcMetadata(sidecar: SidecarProcess): Promise<GetMetadataResponse> {
+  const client = new grpc.Client(`127.0.0.1:${sidecar.ports.grpc}`, grpc.credentials.createInsecure());
+  try {
+    const bytes = await new Promise<Buffer>((resolve, reject) => {
+      client.makeUnaryRequest('/dapr.proto.runtime.v1.Dapr/GetMetadata', (x: Buffer) => x, (x: Buffer) => x, Buffer.alloc(0), (err, res) =>
+        err === null || err === undefined ? resolve(res!) : reject(err),
+      );
+    });
+    return fromBinary(GetMetadataResponseSchema, bytes);
+  } finally {
+    client.close();
+  }
+}
+
 const publish = (sidecar: SidecarProcess, topic: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }, query = '') =>
   http(sidecar.url(`/v1.0/publish/${PUBSUB}/${topic}${query}`), { method: 'POST', headers, body });
 
@@ -124,6 +141,17 @@ describe('declarative subscriptions', () => {
         ['orders', 'DECLARATIVE', 'orders-dead'],
         ['audit', 'DECLARATIVE', ''],
         ['raw', 'DECLARATIVE', ''],
+      ],
+    );
+    const overGrpc = await grpcMetadata(f.sidecar);
+    const orders = overGrpc.subscriptions.find((s) => s.topic === 'orders')!;
+    assert.equal(orders.type, PubsubSubscriptionType.DECLARATIVE);
+    assert.equal(orders.deadLetterTopic, 'orders-dead');
+    assert.deepEqual(
+      orders.rules?.rules.map((r) => [r.match, r.path]),
+      [
+        ['event.data.total > 100', '/orders/big'],
+        ['', '/orders'],
       ],
     );
   });

@@ -137,6 +137,8 @@ export class TopicSubscriber {
   private async settle(body: Uint8Array, result: DeliveryResult, reachedApp: boolean): Promise<void> {
     const { topic, deadLetterTopic } = this.subscription;
     if (result.outcome === 'success') return;
+    // Retries cut short by shutdown are not exhausted: the broker delivers the message again, to whoever is next.
+    if (result.outcome === 'retry' && this.closed) throw new Error(`delivery on topic "${topic}" stopped by shutdown: ${result.reason}`);
     if (deadLetterTopic !== '') {
       try {
         await this.options.publishDeadLetter(deadLetterTopic, body);
