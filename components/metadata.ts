@@ -7,6 +7,11 @@ import { metadataValue, type ComponentMetadata } from './registry.js';
 const TRUTHY = new Set(['1', 'true', 't', 'y', 'yes', 'on']);
 const FALSY = new Set(['0', 'false', 'f', 'n', 'no', 'off']);
 
+/** Dapr's reading of a yes/no value where a bad one is just "no" (e.g. a subscription's `rawPayload`). */
+export function isTruthy(value: string | undefined): boolean {
+  return value !== undefined && TRUTHY.has(value.trim().toLowerCase());
+}
+
 function present(meta: ComponentMetadata, name: string): string | undefined {
   const raw = metadataValue(meta, name)?.trim();
   return raw === undefined || raw === '' ? undefined : raw;

@@ -242,7 +242,7 @@ describe('CloudEvent bodies published as they are', () => {
 describe('CloudEvent helpers for the delivery side', () => {
   it('builds the raw-payload envelope: bytes in data_base64, no trace attributes', () => {
     const bytes = Buffer.from([0xde, 0xad, 0xbe, 0xef]);
-    const text = rawPayloadEvent(bytes, 'raw/topic', 'pubsub').toString();
+    const text = serializeCloudEvent(rawPayloadEvent(bytes, 'raw/topic', 'pubsub')).toString();
     const id = idOf(text);
     assert.equal(
       text,

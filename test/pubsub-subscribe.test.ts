@@ -209,6 +209,25 @@ describe('delivery details', () => {
     }
   });
 
+  test('an app that goes away gets every event once it is back on its port', async () => {
+    const f = await fixture('restarting-app', { subscriptions: [{ pubsubname: PUBSUB, topic: 'away', route: '/away' }] });
+    const port = f.app.port;
+    let back: SubscriberApp | null = null;
+    try {
+      await f.app.close();
+      for (let n = 0; n < 5; n++) assert.equal((await publish(f.sidecar, 'away', JSON.stringify({ n }))).status, 204);
+      await sleep(300);
+      back = await new SubscriberApp([{ pubsubname: PUBSUB, topic: 'away', route: '/away' }]).start(port);
+      const restarted = back;
+      await eventually(15_000, async () =>
+        assert.deepEqual(new Set(restarted.data('/away').map((d) => JSON.stringify(d))), new Set([0, 1, 2, 3, 4].map((n) => JSON.stringify({ n })))),
+      );
+    } finally {
+      await back?.close();
+      await f.cleanup();
+    }
+  });
+
   test('a stalled app holds messages back at --app-max-concurrency, then gets them all', async () => {
     const f = await fixture('stall-app', {
       subscriptions: [{ pubsubname: PUBSUB, topic: 'stall', route: '/stall' }],

@@ -91,11 +91,11 @@ export function newCloudEvent(fields: EnvelopeFields): CloudEvent {
 }
 
 /**
- * The envelope a raw-payload subscription hands to the app, serialised: the message bytes in `data_base64`,
+ * The envelope a raw-payload subscription hands to the app: the message bytes in `data_base64`,
  * whatever they are, since nothing tells their type.
  */
-export function rawPayloadEvent(data: Uint8Array, topic: string, pubsubName: string): Buffer {
-  return serializeCloudEvent({
+export function rawPayloadEvent(data: Uint8Array, topic: string, pubsubName: string): CloudEvent {
+  return {
     id: randomUUID(),
     specversion: CLOUD_EVENTS_SPEC_VERSION,
     datacontenttype: BINARY_CONTENT_TYPE,
@@ -104,7 +104,7 @@ export function rawPayloadEvent(data: Uint8Array, topic: string, pubsubName: str
     topic,
     pubsubname: pubsubName,
     data_base64: bufferOf(data).toString('base64'),
-  });
+  };
 }
 
 export interface PublishedEventInit {

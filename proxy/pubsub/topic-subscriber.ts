@@ -5,12 +5,13 @@
 
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isTruthy } from '../../components/metadata.js';
 import type { Message, MessageHandler } from '../../components/pubsub/pubsub.js';
 import type { HttpPool } from '../appchannel/http-pool.js';
 import type { Logger } from '../runtime/logger.js';
 import { callApp, describeFailure, eventResult, type DeliveryResult } from './app-delivery.js';
 import { BulkBatcher } from './bulk-batcher.js';
-import { CLOUD_EVENT_CONTENT_TYPE, rawPayloadEvent } from './cloudevents.js';
+import { CLOUD_EVENT_CONTENT_TYPE, rawPayloadEvent, serializeCloudEvent } from './cloudevents.js';
 import type { TopicSubscription } from './subscriptions.js';
 
 /** The inbound resiliency policy of the pub/sub component; null: the sidecar does not retry, the broker does. */
@@ -41,7 +42,6 @@ interface DecodedEvent {
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'host', 'connection', 'transfer-encoding', 'traceparent', 'tracestate', 'pubsubname', 'dapr-api-token']);
-const TRUTHY = new Set(['true', '1', 't', 'y', 'yes', 'on']);
 
 export class TopicSubscriber {
   private readonly rawPayload: boolean;
@@ -52,7 +52,7 @@ export class TopicSubscriber {
     readonly subscription: TopicSubscription,
     private readonly options: TopicSubscriberOptions,
   ) {
-    this.rawPayload = TRUTHY.has((subscription.metadata['rawPayload'] ?? '').toLowerCase());
+    this.rawPayload = isTruthy(subscription.metadata['rawPayload']);
     this.bulk =
       subscription.bulk === null
         ? null
@@ -101,8 +101,8 @@ export class TopicSubscriber {
 
   private decode(message: Message): DecodedEvent {
     if (this.rawPayload) {
-      const body = rawPayloadEvent(message.data, this.subscription.topic, this.subscription.pubsubName);
-      return { event: JSON.parse(Buffer.from(body).toString('utf8')) as Record<string, unknown>, body };
+      const event = rawPayloadEvent(message.data, this.subscription.topic, this.subscription.pubsubName);
+      return { event, body: serializeCloudEvent(event) };
     }
     let event: unknown;
     try {
