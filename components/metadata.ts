@@ -50,3 +50,21 @@ export function durationProperty(meta: ComponentMetadata, name: string, fallback
     throw new Error(`metadata "${name}" must be a duration such as "30s" or "500ms", got "${raw}"`);
   }
 }
+
+/**
+ * A wait written as whole seconds ("5") or as a Go duration ("5s"), as daprd's `...Seconds` fields accept it; the
+ * first of `names` that is set is read. Returns milliseconds.
+ */
+export function secondsProperty(meta: ComponentMetadata, names: readonly string[], fallbackMs: number): number {
+  const name = names.find((candidate) => present(meta, candidate) !== undefined);
+  if (name === undefined) return fallbackMs;
+  const raw = present(meta, name)!;
+  if (/^\d+$/.test(raw)) return Number(raw) * 1000;
+  try {
+    const ms = parseGoDuration(raw);
+    if (ms >= 0) return ms;
+  } catch {
+    // Reported below with the field's name.
+  }
+  throw new Error(`metadata "${name}" must be a number of seconds or a duration such as "5s", got "${raw}"`);
+}

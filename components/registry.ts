@@ -207,8 +207,21 @@ async function initOne(component: Component, set: ComponentSet, options: InitOpt
     component.metadata.map((item) => [item.name, Object.hasOwn(secrets, item.name) ? secrets[item.name]! : item.value]),
   );
   const meta: ComponentMetadata = { name: component.name, type: component.type, version: component.version, properties };
-  const instance = await createWithin(component.initTimeoutMs, factory, meta, fail);
+  const instance = await createWithin(component.initTimeoutMs, factory, meta, withSecretsRedacted(fail, Object.values(secrets)));
   return { component, instance, capabilities: factory.capabilities(instance, meta) };
+}
+
+/**
+ * A factory's error may quote a metadata value ("must be an integer, got ..."), and resolved secrets must never
+ * reach a log or an error: their values are masked, and the cause, which could repeat them, is dropped.
+ */
+function withSecretsRedacted(
+  fail: (reason: string, cause?: unknown) => ResourceError,
+  secretValues: readonly string[],
+): (reason: string, cause?: unknown) => ResourceError {
+  const values = secretValues.filter((value) => value !== '');
+  if (values.length === 0) return fail;
+  return (reason) => fail(values.reduce((text, value) => text.replaceAll(value, '***'), reason));
 }
 
 async function createWithin(

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
   FlagError,
-  parseQuantity,
   parseSidecarCommandLine,
   parseSidecarFlags,
   sidecarHelp,
   stableInternalGrpcPort,
 } from '../proxy/cli/flags.js';
+import { parseQuantity } from '../proxy/resources/quantity.js';
 
 const parse = (...argv: string[]) => parseSidecarFlags(argv, {});
 

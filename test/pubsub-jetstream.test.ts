@@ -13,7 +13,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import '../components/pubsub/jetstream/jetstream.js';
 import { ignoredSettings, parseJetStreamSettings } from '../components/pubsub/jetstream/metadata.js';
 import { natsName, subjectCovers } from '../components/pubsub/jetstream/names.js';
-import type { Message, PubSub, SubscribeRequest, Subscription } from '../components/pubsub/pubsub.js';
+import type { PubSub, SubscribeRequest, Subscription } from '../components/pubsub/pubsub.js';
 import { restartBroker } from './support/brokers.js';
 import { createComponent } from './support/components.js';
 import { eventually } from './support/eventually.js';
@@ -30,7 +30,6 @@ const FAST_REDELIVERY = { natsURL: NATS_URL, ackWait: '2s' };
 const DELIVERY_LIMIT_MS = 10_000;
 const run = randomBytes(4).toString('hex');
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** Every topic published or subscribed to in this file: their streams are deleted at the end. */
 const topicsUsed = new Set<string>();

@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { CommunicationProtocolEnum, DaprClient } from '@dapr/dapr';
 import * as grpc from '@grpc/grpc-js';
-import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
 import { EmptySchema } from '@bufbuild/protobuf/wkt';
 import {
   BulkPublishRequestSchema,
@@ -31,6 +31,7 @@ import { DaprError, errors } from '../proxy/runtime/errors.js';
 import { registerPubSubGrpc } from '../proxy/pubsub/grpc-api.js';
 import { registerPubSubRoutes } from '../proxy/pubsub/http-routes.js';
 import { PubSubPublisher } from '../proxy/pubsub/publisher.js';
+import { daprUnary } from './support/grpc.js';
 import { closeHttpAgent, http, json, type HttpResult } from './support/http.js';
 import { componentYaml } from './support/resources.js';
 import { startSidecar, tempDir, type SidecarProcess } from './support/sidecar.js';
@@ -325,30 +326,6 @@ function rawExchange(port: number, head: string, body: Buffer): Promise<string> 
   });
 }
 
-interface UnaryOutcome<O extends DescMessage> {
-  code: number;
-  details: string;
-  response?: MessageShape<O>;
-}
-
-function unary<I extends DescMessage, O extends DescMessage>(
-  client: grpc.Client,
-  method: string,
-  input: I,
-  output: O,
-  request: MessageShape<I>,
-): Promise<UnaryOutcome<O>> {
-  return new Promise((resolve) => {
-    client.makeUnaryRequest(
-      `/dapr.proto.runtime.v1.Dapr/${method}`,
-      (value: MessageShape<I>) => Buffer.from(toBinary(input, value)),
-      (bytes: Buffer) => fromBinary(output, bytes),
-      request,
-      (err, response) => resolve({ code: err?.code ?? 0, details: err?.details ?? '', response: response as MessageShape<O> | undefined }),
-    );
-  });
-}
-
 describe('publish fronts over a broker that refuses some events', () => {
   // In-process HTTP and gRPC fronts, so the broker can fail on demand and record the exact bytes it got.
   const broker = new RecordingPubSub([], (req) => (Buffer.from(req.data).includes('refuse') ? new Error('queue full') : undefined));
@@ -399,7 +376,7 @@ describe('publish fronts over a broker that refuses some events', () => {
     const res = await http(url('/v1.0/publish/pubsub/orders'), { method: 'POST', body: 'refuse me' });
     assert.equal(res.status, 500);
     assert.deepEqual(json(res), { errorCode: 'ERR_PUBSUB_PUBLISH_MESSAGE', message: 'error when publishing to topic orders in pubsub pubsub: queue full' });
-    const viaGrpc = await unary(client, 'PublishEvent', PublishEventRequestSchema, EmptySchema, create(PublishEventRequestSchema, {
+    const viaGrpc = await daprUnary(client, 'PublishEvent', PublishEventRequestSchema, EmptySchema, create(PublishEventRequestSchema, {
       pubsubName: 'pubsub',
       topic: 'orders',
       data: Buffer.from('refuse me'),
@@ -426,7 +403,7 @@ describe('publish fronts over a broker that refuses some events', () => {
       '{"failedEntries":[{"entryId":"no1","error":"queue full"},{"entryId":"no2","error":"queue full"}],"errorCode":"ERR_PUBSUB_PUBLISH_MESSAGE"}',
     );
     assert.equal(broker.published.length, 1);
-    const viaGrpc = await unary(client, 'BulkPublishEventAlpha1', BulkPublishRequestSchema, BulkPublishResponseSchema, create(BulkPublishRequestSchema, {
+    const viaGrpc = await daprUnary(client, 'BulkPublishEventAlpha1', BulkPublishRequestSchema, BulkPublishResponseSchema, create(BulkPublishRequestSchema, {
       pubsubName: 'pubsub',
       topic: 'orders',
       entries: [
@@ -534,7 +511,7 @@ describe('publishing through a running sidecar', () => {
     );
     assert.match(answer, /^HTTP\/1\.1 413/);
     assert.match(answer, /"errorCode":"ERR_BODY_TOO_LARGE"/);
-    const tooBig = await unary(grpcClient, 'PublishEvent', PublishEventRequestSchema, EmptySchema, create(PublishEventRequestSchema, {
+    const tooBig = await daprUnary(grpcClient, 'PublishEvent', PublishEventRequestSchema, EmptySchema, create(PublishEventRequestSchema, {
       pubsubName: 'pubsub',
       topic: 'orders',
       data: Buffer.alloc(size, 0x61),
@@ -598,7 +575,7 @@ describe('publishing through a running sidecar', () => {
 
   it('serves PublishEvent, BulkPublishEventAlpha1 and BulkPublishEvent over gRPC with daprd\'s status codes', async () => {
     const publish = (pubsubName: string, topic: string, client = grpcClient) =>
-      unary(client, 'PublishEvent', PublishEventRequestSchema, EmptySchema, create(PublishEventRequestSchema, {
+      daprUnary(client, 'PublishEvent', PublishEventRequestSchema, EmptySchema, create(PublishEventRequestSchema, {
         pubsubName,
         topic,
         data: Buffer.from('{"a":1}'),
@@ -617,7 +594,7 @@ describe('publishing through a running sidecar', () => {
     } finally {
       bareClient.close();
     }
-    const badEvent = await unary(grpcClient, 'PublishEvent', PublishEventRequestSchema, EmptySchema, create(PublishEventRequestSchema, {
+    const badEvent = await daprUnary(grpcClient, 'PublishEvent', PublishEventRequestSchema, EmptySchema, create(PublishEventRequestSchema, {
       pubsubName: 'pubsub',
       topic: 'orders',
       data: Buffer.from('nope'),
@@ -628,7 +605,7 @@ describe('publishing through a running sidecar', () => {
 
     for (const method of ['BulkPublishEventAlpha1', 'BulkPublishEvent']) {
       const bulk = (entries: Array<{ entryId: string; event: string; contentType: string }>) =>
-        unary(grpcClient, method, BulkPublishRequestSchema, BulkPublishResponseSchema, create(BulkPublishRequestSchema, {
+        daprUnary(grpcClient, method, BulkPublishRequestSchema, BulkPublishResponseSchema, create(BulkPublishRequestSchema, {
           pubsubName: 'pubsub',
           topic: 'orders',
           entries: entries.map((e) => ({ ...e, event: Buffer.from(e.event) })),

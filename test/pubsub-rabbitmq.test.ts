@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type Channel } from 'amqplib';
-import { PubSubFeature, type Message, type PubSub, type SubscribeRequest, type Subscription } from '../components/pubsub/pubsub.js';
+import { PubSubFeature, type PubSub, type SubscribeRequest, type Subscription } from '../components/pubsub/pubsub.js';
 import { parseSettings } from '../components/pubsub/rabbitmq/metadata.js';
 import '../components/pubsub/rabbitmq/rabbitmq.js';
 import { queueName } from '../components/pubsub/rabbitmq/topology.js';
@@ -21,7 +21,6 @@ const BROKER_URL = `amqp://guest:guest@127.0.0.1:${RABBITMQ_PORT}`;
 /** Short, so that reconnections and re-subscriptions in these tests take a fraction of a second. */
 const RECONNECT_WAIT = '200ms';
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 const run = randomBytes(4).toString('hex');
 
 /** Every queue and exchange the tests had the broker create, deleted once the file is done. */

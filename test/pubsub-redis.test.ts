@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import type { Message, PubSub, Subscription } from '../components/pubsub/pubsub.js';
+import type { PubSub, Subscription } from '../components/pubsub/pubsub.js';
 import { RedisStreamsPubSub } from '../components/pubsub/redis/redis-streams.js';
 import { parseRedisStreamsSettings } from '../components/pubsub/redis/settings.js';
 import { RELEASE_CONSUMERS_SCRIPT } from '../components/pubsub/redis/subscription.js';

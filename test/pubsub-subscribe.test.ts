@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fromBinary } from '@bufbuild/protobuf';
-import { CommunicationProtocolEnum, DaprClient, DaprServer } from '@dapr/dapr';
+import { CommunicationProtocolEnum, DaprServer } from '@dapr/dapr';
 import * as grpc from '@grpc/grpc-js';
 import { GetMetadataResponseSchema, PubsubSubscriptionType, type GetMetadataResponse } from '../gen/proto/dapr/proto/runtime/v1/metadata_pb.js';
 import { eventually } from './support/eventually.js';
@@ -15,6 +15,7 @@ import { http, json } from './support/http.js';
 import { freePort } from './support/ports.js';
 import { SubscriberApp } from './support/pubsub-app.js';
 import { componentYaml } from './support/resources.js';
+import { withEachSdkClient } from './support/sdk.js';
 import { startSidecar, tempDir, type SidecarProcess } from './support/sidecar.js';
 
 const PUBSUB = 'pubsub';
@@ -271,15 +272,10 @@ describe('the official SDK', () => {
       });
       await server.start();
       await eventually(15_000, async () => assert.equal((await http(sidecar.url('/v1.0/healthz'))).status, 204));
-      for (const [protocol, port] of [
-        [CommunicationProtocolEnum.HTTP, sidecar.ports.http],
-        [CommunicationProtocolEnum.GRPC, sidecar.ports.grpc],
-      ] as const) {
-        const client = new DaprClient({ daprHost: '127.0.0.1', daprPort: String(port), communicationProtocol: protocol, logger: { level: 0 as never } });
+      await withEachSdkClient(sidecar, async (client, protocol) => {
         const result = await client.pubsub.publish(PUBSUB, 'sdk-topic', { via: protocol });
         assert.equal(result.error, undefined);
-        await client.stop();
-      }
+      });
       await eventually(10_000, async () =>
         assert.deepEqual(new Set(received.map((r) => JSON.stringify(r))), new Set([JSON.stringify({ via: CommunicationProtocolEnum.HTTP }), JSON.stringify({ via: CommunicationProtocolEnum.GRPC })])),
       );

@@ -16,6 +16,7 @@ import {
 import { initComponents, metadataValue, registerComponent, type ComponentMetadata } from '../components/registry.js';
 import { InMemoryStore } from '../components/state/in-memory.js';
 import '../components/pubsub/in-memory.js';
+import '../components/secretstores/local-file.js';
 import type { Logger, LogLevel } from '../proxy/runtime/logger.js';
 
 const ctx: LoadContext = { appId: 'myapp', namespace: '' };
@@ -297,6 +298,7 @@ describe('loadResources', () => {
       loaded.components.map((c) => [c.name, c.type, c.version]),
       [
         ['pubsub', 'pubsub.in-memory', 'v1'],
+        ['localsecrets', 'secretstores.local.file', 'v1'],
         ['statestore', 'state.in-memory', 'v1'],
       ],
     );
@@ -304,7 +306,9 @@ describe('loadResources', () => {
     assert.equal(config.name, 'appconfig');
     const components = await initComponents(loaded, recordingLogger());
     try {
+      // Secret stores start first, so that other components can take values from them.
       assert.deepEqual(components.list(), [
+        { name: 'localsecrets', type: 'secretstores.local.file', version: 'v1', capabilities: [] },
         { name: 'pubsub', type: 'pubsub.in-memory', version: 'v1', capabilities: [] },
         { name: 'statestore', type: 'state.in-memory', version: 'v1', capabilities: ['ETAG', 'TRANSACTIONAL', 'TTL', 'QUERY_API', 'ACTOR'] },
       ]);

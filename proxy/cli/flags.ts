@@ -3,6 +3,7 @@
 // `--flag` or `--flag=false` only; `--` ends the flags.
 
 import { readFileSync } from 'node:fs';
+import { parseQuantity } from '../resources/quantity.js';
 import { LOG_LEVELS, type LogLevel } from '../runtime/logger.js';
 import type { SidecarOptions } from '../runtime/options.js';
 
@@ -61,21 +62,6 @@ function decodeInt(raw: string): number | undefined {
   if (!/^[+-]?\d+$/.test(raw)) return undefined;
   const n = Number(raw);
   return Number.isSafeInteger(n) ? n : undefined;
-}
-
-// Kubernetes resource quantities, the subset that makes sense for byte sizes.
-const SIZE_UNITS = new Map([
-  ['', 1], ['k', 1e3], ['M', 1e6], ['G', 1e9], ['T', 1e12],
-  ['Ki', 2 ** 10], ['Mi', 2 ** 20], ['Gi', 2 ** 30], ['Ti', 2 ** 40],
-]);
-
-export function parseQuantity(raw: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?|\.\d+)([A-Za-z]*)$/.exec(raw);
-  const unit = m ? SIZE_UNITS.get(m[2]!) : undefined;
-  if (!m || unit === undefined) return undefined;
-  // Quantity.Value() rounds fractions up to whole bytes.
-  const bytes = Math.ceil(Number(m[1]) * unit);
-  return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
 const codecs: { [K in Kind]: Codec<KindValue[K]> } = {

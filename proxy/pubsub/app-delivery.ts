@@ -1,7 +1,7 @@
-// Posting events to the app over the pooled app channel, and reading its answer the way daprd does (contract §6.3):
-// an empty or non-JSON 2xx is SUCCESS, `{"status": ...}` decides otherwise, 404 drops, anything else retries.
+// Reading the app's answer to an event the way daprd does (contract §6.3): an empty or non-JSON 2xx is SUCCESS,
+// `{"status": ...}` decides otherwise, 404 drops, anything else retries.
 
-import { AppChannelError, type AppRequest, type AppResponse, type HttpPool } from '../appchannel/http-pool.js';
+import type { AppResponse } from '../appchannel/http-pool.js';
 
 export type DeliveryOutcome = 'success' | 'retry' | 'drop';
 
@@ -12,24 +12,6 @@ export interface DeliveryResult {
 }
 
 const SUCCESS: DeliveryResult = Object.freeze({ outcome: 'success', reason: '' });
-
-/** Sends `req` to the app; rejects with an AppChannelError when the app cannot be reached or the timeout expires. */
-export function callApp(pool: HttpPool, req: AppRequest, timeoutMs: number): Promise<AppResponse> {
-  return new Promise((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
-    const pending = pool.request(req, (err, res) => {
-      clearTimeout(timer);
-      if (err !== null) reject(err);
-      else resolve(res!);
-    });
-    if (timeoutMs > 0) {
-      timer = setTimeout(() => {
-        pending.abort();
-        reject(new AppChannelError('timeout', `the app did not answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-    }
-  });
-}
 
 const STATUS_OUTCOMES: Readonly<Record<string, DeliveryOutcome>> = { SUCCESS: 'success', '': 'success', RETRY: 'retry', DROP: 'drop' };
 
@@ -90,8 +72,4 @@ export function bulkResults(res: AppResponse, entryIds: readonly string[]): Map<
     );
   }
   return results;
-}
-
-export function describeFailure(err: unknown): string {
-  return err instanceof AppChannelError ? `the app could not be reached: ${err.message}` : (err as Error).message;
 }

@@ -4,7 +4,8 @@
 
 import { randomUUID } from 'node:crypto';
 import type { HttpPool } from '../appchannel/http-pool.js';
-import { bulkResults, callApp, describeFailure, type DeliveryResult } from './app-delivery.js';
+import { callApp, describeFailure } from '../appchannel/call-app.js';
+import { bulkResults, type DeliveryResult } from './app-delivery.js';
 import type { BulkSubscribeOptions } from './subscriptions.js';
 
 export interface BulkEntry {

@@ -8,6 +8,7 @@ import {
   type BulkPublishRequest,
 } from '../../gen/proto/dapr/proto/runtime/v1/pubsub_pb.js';
 import type { GrpcApiServer } from '../grpc/api-server.js';
+import { traceContextOf } from '../grpc/trace-context.js';
 import { pubsubErrors } from './errors.js';
 import type { PubSubPublisher } from './publisher.js';
 
@@ -20,7 +21,7 @@ export function registerPubSubGrpc(grpc: GrpcApiServer, publisher: PubSubPublish
       body: req.data,
       contentType: req.dataContentType,
       metadata: req.metadata,
-      ...traceOf(call.metadata),
+      ...traceContextOf(call.metadata),
     });
     return create(EmptySchema);
   });
@@ -30,7 +31,7 @@ export function registerPubSubGrpc(grpc: GrpcApiServer, publisher: PubSubPublish
       topic: req.topic,
       entries: req.entries.map(({ entryId, event, contentType, metadata }) => ({ entryId, event, contentType, metadata })),
       metadata: req.metadata,
-      ...traceOf(call.metadata),
+      ...traceContextOf(call.metadata),
     });
     // As daprd: any failed entry fails the call, and the status carries the first failure.
     if (failed.length > 0) throw pubsubErrors.publishMessage(req.topic, req.pubsubName, failed[0]!.error);
@@ -38,13 +39,4 @@ export function registerPubSubGrpc(grpc: GrpcApiServer, publisher: PubSubPublish
   };
   grpc.unary('bulkPublishEventAlpha1', BulkPublishRequestSchema, BulkPublishResponseSchema, bulkPublish);
   grpc.unary('bulkPublishEvent', BulkPublishRequestSchema, BulkPublishResponseSchema, bulkPublish);
-}
-
-function traceOf(metadata: grpc.Metadata): { traceparent?: string; tracestate?: string } {
-  const [traceparent] = metadata.get('traceparent');
-  const [tracestate] = metadata.get('tracestate');
-  return {
-    traceparent: typeof traceparent === 'string' ? traceparent : undefined,
-    tracestate: typeof tracestate === 'string' ? tracestate : undefined,
-  };
 }

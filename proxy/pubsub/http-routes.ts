@@ -1,7 +1,6 @@
 import type { ApiRequest } from '../http/request.js';
-import { answer, type ApiReply } from '../http/reply.js';
+import { answer } from '../http/reply.js';
 import type { Router } from '../http/router.js';
-import { errors } from '../runtime/errors.js';
 import { fieldsOf, goJson, optionalString, parseBody, stringMap } from '../http/json-body.js';
 import { isBinaryContentType, isCloudEventContentType, isJsonContentType, isStringContentType } from './cloudevents.js';
 import { PUBLISH_MESSAGE_ERROR_CODE, pubsubErrors } from './errors.js';

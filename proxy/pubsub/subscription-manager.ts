@@ -5,12 +5,13 @@ import type { Component } from '../resources/index.js';
 import type { ComponentSet } from '../../components/registry.js';
 import type { Subscription } from '../../components/pubsub/pubsub.js';
 import { AppChannelError, type HttpPool } from '../appchannel/http-pool.js';
-import { componentInboundPolicy, retryDelay, type RawResource, type Resiliency } from '../resources/index.js';
+import { inboundPolicy } from '../appchannel/inbound-retry.js';
+import type { RawResource, Resiliency } from '../resources/index.js';
 import { createLogger } from '../runtime/logger.js';
-import { callApp, describeFailure } from './app-delivery.js';
+import { callApp, describeFailure } from '../appchannel/call-app.js';
 import { CLOUD_EVENT_CONTENT_TYPE } from './cloudevents.js';
 import { parseDeclarativeSubscription, parseProgrammaticSubscriptions, type DiscardListener, type TopicSubscription } from './subscriptions.js';
-import { TopicSubscriber, type InboundPolicy } from './topic-subscriber.js';
+import { TopicSubscriber } from './topic-subscriber.js';
 
 const log = createLogger('pubsub');
 
@@ -91,7 +92,7 @@ export class SubscriptionManager {
     const subscriber = new TopicSubscriber(subscription, {
       appChannel: this.options.appChannel,
       appApiToken: this.options.appApiToken,
-      policy: this.inboundPolicy(pubsubName),
+      policy: inboundPolicy(this.options.resiliency, pubsubName, 'Pubsub'),
       publishDeadLetter: (deadLetterTopic, data) =>
         pubsub.publish({ topic: deadLetterTopic, data, contentType: CLOUD_EVENT_CONTENT_TYPE, metadata: {} }),
       logger: log,
@@ -112,16 +113,6 @@ export class SubscriptionManager {
     } catch (err) {
       log.error(`subscribing to topic "${topic}" on pubsub "${pubsubName}" failed: ${(err as Error).message}`);
     }
-  }
-
-  private inboundPolicy(pubsubName: string): InboundPolicy | null {
-    const policy = componentInboundPolicy(this.options.resiliency, pubsubName, 'Pubsub');
-    if (policy.retry === null && policy.timeoutMs === 0) return null;
-    return {
-      timeoutMs: policy.timeoutMs,
-      maxRetries: policy.retry?.maxRetries ?? 0,
-      retryDelayMs: policy.retry === null ? () => 0 : retryDelay(policy.retry),
-    };
   }
 
   private async fetchProgrammatic(): Promise<TopicSubscription[]> {

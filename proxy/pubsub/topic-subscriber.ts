@@ -4,24 +4,17 @@
 // given back, so an event is acknowledged only once the app took it, dropped it, or the dead-letter topic has it.
 
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isTruthy } from '../../components/metadata.js';
 import type { Message, MessageHandler } from '../../components/pubsub/pubsub.js';
 import type { HttpPool } from '../appchannel/http-pool.js';
+import { deliverWithRetries, type InboundPolicy } from '../appchannel/inbound-retry.js';
+import { isWritableHeader } from '../http/header-safety.js';
 import type { Logger } from '../runtime/logger.js';
-import { callApp, describeFailure, eventResult, type DeliveryResult } from './app-delivery.js';
+import { callApp, describeFailure } from '../appchannel/call-app.js';
+import { eventResult, type DeliveryResult } from './app-delivery.js';
 import { BulkBatcher } from './bulk-batcher.js';
 import { CLOUD_EVENT_CONTENT_TYPE, rawPayloadEvent, serializeCloudEvent } from './cloudevents.js';
 import type { TopicSubscription } from './subscriptions.js';
-
-/** The inbound resiliency policy of the pub/sub component; null: the sidecar does not retry, the broker does. */
-export interface InboundPolicy {
-  /** 0: none. */
-  timeoutMs: number;
-  /** -1: until shutdown. */
-  maxRetries: number;
-  retryDelayMs(attempt: number): number;
-}
 
 export interface TopicSubscriberOptions {
   appChannel: HttpPool;
@@ -39,8 +32,6 @@ interface DecodedEvent {
   body: Uint8Array;
 }
 
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'host', 'connection', 'transfer-encoding', 'traceparent', 'tracestate', 'pubsubname', 'dapr-api-token']);
 
 export class TopicSubscriber {
@@ -90,7 +81,7 @@ export class TopicSubscriber {
         : { entryId: randomUUID(), event, contentType: CLOUD_EVENT_CONTENT_TYPE, metadata: message.metadata };
       return this.settle(body, await this.bulk.add(target, entry), true);
     }
-    return this.settle(body, await this.deliverWithRetries(target, this.eventHeaders(event, message), body), true);
+    return this.settle(body, await this.deliver(target, this.eventHeaders(event, message), body), true);
   };
 
   /** Stops retrying: pending deliveries end with a rejection, and bulk batches go out now. */
@@ -116,21 +107,18 @@ export class TopicSubscriber {
     return { event: event as Record<string, unknown>, body: message.data };
   }
 
-  private async deliverWithRetries(path: string, headers: string[], body: Uint8Array): Promise<DeliveryResult> {
-    const policy = this.options.policy;
-    for (let attempt = 0; ; attempt++) {
-      let result: DeliveryResult;
-      try {
-        result = eventResult(await callApp(this.options.appChannel, { method: 'POST', path, headers, body }, policy?.timeoutMs ?? 0));
-      } catch (err) {
-        result = { outcome: 'retry', reason: describeFailure(err) };
-      }
-      if (result.outcome !== 'retry' || policy === null || this.closed) return result;
-      if (policy.maxRetries >= 0 && attempt >= policy.maxRetries) return result;
-      this.options.logger.debug(`retrying delivery on topic "${this.subscription.topic}" (${result.reason})`);
-      await sleep(policy.retryDelayMs(attempt + 1));
-      if (this.closed) return result;
-    }
+  private deliver(path: string, headers: string[], body: Uint8Array): Promise<DeliveryResult> {
+    const { appChannel, policy, logger } = this.options;
+    return deliverWithRetries<DeliveryResult>(policy, {
+      attempt: () =>
+        callApp(appChannel, { method: 'POST', path, headers, body }, policy?.timeoutMs ?? 0).then(eventResult, (err: unknown) => ({
+          outcome: 'retry',
+          reason: describeFailure(err),
+        })),
+      failed: (result) => result.outcome === 'retry',
+      stopped: () => this.closed,
+      onRetry: (result) => logger.debug(`retrying delivery on topic "${this.subscription.topic}" (${result.reason})`),
+    });
   }
 
   /** Acknowledges (returns), dead-letters, or rejects (throws) according to the delivery's result. */
@@ -169,7 +157,7 @@ export class TopicSubscriber {
     if (typeof tracestate === 'string' && tracestate !== '') headers.push('tracestate', tracestate);
     for (const name of Object.keys(message.metadata)) {
       const value = message.metadata[name]!;
-      if (HEADER_NAME.test(name) && HEADER_VALUE.test(value) && !RESERVED_HEADERS.has(name.toLowerCase())) headers.push(name, value);
+      if (isWritableHeader(name, value) && !RESERVED_HEADERS.has(name.toLowerCase())) headers.push(name, value);
     }
     return headers;
   }

@@ -2,6 +2,7 @@
 
 export { ResourceError } from './errors.js';
 export { parseGoDuration } from './duration.js';
+export { parseQuantity } from './quantity.js';
 export { FieldReader, normalizeKeys, LEAF, type Shape } from './fields.js';
 export type { LoadContext, ResourceMeta, ResourceHeader } from './resource.js';
 export type { Component, MetadataItem, SecretKeyRef } from './component.js';

@@ -1,5 +1,9 @@
 import { connect } from 'node:net';
 import { HttpPool } from '../appchannel/http-pool.js';
+import { registerBindingsGrpc } from '../bindings/grpc-api.js';
+import { registerBindingsRoutes } from '../bindings/http-routes.js';
+import { InputBindings } from '../bindings/input-bindings.js';
+import { OutputBindings } from '../bindings/output-bindings.js';
 import { GrpcApiServer } from '../grpc/api-server.js';
 import { H2UnaryServer } from '../grpc/h2/transport.js';
 import { HttpFront } from '../http/front.js';
@@ -16,6 +20,11 @@ import { registerPubSubGrpc } from '../pubsub/grpc-api.js';
 import { registerPubSubRoutes } from '../pubsub/http-routes.js';
 import { PubSubPublisher } from '../pubsub/publisher.js';
 import { SubscriptionManager } from '../pubsub/subscription-manager.js';
+import { resolveComponentSecrets } from '../secrets/component-secrets.js';
+import { registerSecretsGrpc } from '../secrets/grpc-api.js';
+import { registerSecretsRoutes } from '../secrets/http-routes.js';
+import { SecretScopes } from '../secrets/scopes.js';
+import { SecretsApi } from '../secrets/secrets-api.js';
 import { registerStateGrpc } from '../state/grpc-api.js';
 import { registerStateRoutes } from '../state/http-routes.js';
 import { StateApi } from '../state/state-api.js';
@@ -52,6 +61,7 @@ export class Sidecar implements RuntimeState {
   private resolver: CachedResolver | null = null;
   private appChannel: HttpPool | null = null;
   private subscriptions: SubscriptionManager | null = null;
+  private inputBindings: InputBindings | null = null;
   private messaging: DirectMessaging | null = null;
   private httpFront: HttpFront | null = null;
   private grpcApi: GrpcApiServer | null = null;
@@ -76,7 +86,10 @@ export class Sidecar implements RuntimeState {
     const o = this.options;
     this.configuration = await loadConfiguration(o.configPaths);
     const resources: LoadedResources = await loadResources(o.resourcesPaths, { appId: o.appId, namespace: o.namespace });
-    this.components = await initComponents(resources, createLogger('components'), { deniedTypes: this.configuration.components.deny });
+    this.components = await initComponents(resources, createLogger('components'), {
+      deniedTypes: this.configuration.components.deny,
+      resolveSecrets: resolveComponentSecrets,
+    });
     const components = this.components;
     const configuration = this.configuration;
 
@@ -111,6 +124,13 @@ export class Sidecar implements RuntimeState {
         declarative: resources.subscriptions,
         resiliency: resources.resiliency,
       });
+      this.inputBindings = new InputBindings({
+        appChannel: this.appChannel,
+        appApiToken: o.appApiToken,
+        appMaxConcurrency: o.appMaxConcurrency,
+        components,
+        resiliency: resources.resiliency,
+      });
     }
     const resiliency = resources.resiliency;
     const policies = new Map<string, AppCallPolicy>();
@@ -134,10 +154,14 @@ export class Sidecar implements RuntimeState {
 
     const state = new StateApi(components, { appId: o.appId, namespace: o.namespace });
     const publisher = new PubSubPublisher(components, o.appId);
+    const outputBindings = new OutputBindings(components);
+    const secrets = new SecretsApi(components, new SecretScopes(configuration.secrets.scopes));
     const router = new Router();
     registerRuntimeRoutes(router, this, metadata);
     registerStateRoutes(router, state);
     registerPubSubRoutes(router, publisher);
+    registerBindingsRoutes(router, outputBindings);
+    registerSecretsRoutes(router, secrets);
     const invokeFallback = registerInvocationRoutes(router, messaging, o.appId);
     this.httpFront = new HttpFront(router, { maxBodyBytes: o.maxBodySizeBytes, apiToken: o.apiToken, fallback: invokeFallback });
 
@@ -146,6 +170,8 @@ export class Sidecar implements RuntimeState {
     registerInvocationGrpc(this.grpcApi, messaging, o.appId);
     registerStateGrpc(this.grpcApi, state);
     registerPubSubGrpc(this.grpcApi, publisher);
+    registerBindingsGrpc(this.grpcApi, outputBindings);
+    registerSecretsGrpc(this.grpcApi, secrets);
 
     this.internalServer = new H2UnaryServer(internalInvocationHandlers(messaging), { maxMessageBytes: o.maxBodySizeBytes });
 
@@ -169,7 +195,7 @@ export class Sidecar implements RuntimeState {
       log.info(`waiting for the app on ${o.appChannelAddress}:${o.appPort}`);
       this.appWait = waitForPort(o.appChannelAddress, o.appPort, () => {
         this.appWait = null;
-        void this.subscriptions!.start().then(() => {
+        void Promise.all([this.subscriptions!.start(), this.inputBindings!.start()]).then(() => {
           if (this.shuttingDown === null) this.markReady();
         });
       });
@@ -197,7 +223,7 @@ export class Sidecar implements RuntimeState {
     this.appWait?.cancel();
     // Leave name resolution first, so peers stop sending new calls while in-flight ones drain.
     await this.resolver?.close().catch((err: Error) => log.warn(`name resolution: ${err.message}`));
-    await this.subscriptions?.close();
+    await Promise.all([this.subscriptions?.close(), this.inputBindings?.close()]);
     await Promise.all([
       this.httpFront?.close(graceMs),
       this.grpcApi?.close(graceMs),

@@ -1,5 +1,6 @@
 import type { BulkGetItem, Concurrency, Consistency, DeleteRequest, SetRequest, StateMetadata, StateQuery, TransactionalOperation } from '../../components/state/store.js';
-import { answer, type ApiReply } from '../http/reply.js';
+import { appendMetadataHeaders } from '../http/header-safety.js';
+import { answer } from '../http/reply.js';
 import type { Router } from '../http/router.js';
 import { DaprError, GrpcStatus } from '../runtime/errors.js';
 import { fieldsOf, goJson, optionalString, parseBody, stringMap } from '../http/json-body.js';
@@ -45,7 +46,7 @@ export function registerStateRoutes(router: Router, api: StateApi): void {
       }
       const headers = [...JSON_TYPE];
       if (found.etag !== undefined) headers.push('etag', found.etag);
-      addMetadataHeaders(headers, found.metadata);
+      appendMetadataHeaders(headers, found.metadata);
       reply.send(200, headers, found.data);
     }),
   );
@@ -125,11 +126,6 @@ function queryOf(query: StateQuery): StateQuery {
     sort: fields.sort as StateQuery['sort'],
     page: fields.page === undefined || fields.page === null ? undefined : (fieldsOf(fields.page, 'query.page') as StateQuery['page']),
   };
-}
-
-function addMetadataHeaders(headers: string[], metadata: StateMetadata | undefined): void {
-  if (metadata === undefined) return;
-  for (const [name, value] of Object.entries(metadata)) headers.push(`metadata.${name}`, value);
 }
 
 /** Stored bytes inside a JSON answer: as they are when they are JSON, else as a JSON string. */

@@ -3,6 +3,7 @@
 // midway still leaves the service running for the next one.
 
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -50,6 +51,8 @@ async function waitForPort(port: number, open: boolean, timeoutMs: number): Prom
 export async function restartBroker(broker: Broker, downMs = 1000): Promise<void> {
   const port = PORTS[broker];
   const [command, args] = STOP[broker];
+  // Checked before anything stops: without the script the broker would stay down for every later test.
+  if (!existsSync(ENSURE_SERVICES)) throw new Error(`cannot restart ${broker}: ${ENSURE_SERVICES} is missing`);
   try {
     await run(command, args);
     await waitForPort(port, false, 30_000);

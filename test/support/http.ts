@@ -31,6 +31,12 @@ export function json(result: HttpResult): unknown {
   return JSON.parse(result.body.toString('utf8'));
 }
 
+/** A GET answered as its status and decoded JSON body (undefined when empty), for one-line assertions. */
+export async function getStatusAndJson(url: string): Promise<{ status: number; body: unknown }> {
+  const res = await http(url);
+  return { status: res.status, body: res.body.length === 0 ? undefined : json(res) };
+}
+
 export function closeHttpAgent(): void {
   agent.destroy();
 }

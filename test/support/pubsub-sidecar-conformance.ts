@@ -12,7 +12,7 @@ import { restartBroker, type Broker } from './brokers.js';
 import { eventually } from './eventually.js';
 import { http, json } from './http.js';
 import { SubscriberApp, type Delivery } from './pubsub-app.js';
-import { componentYaml } from './resources.js';
+import { componentYaml, quickInboundRetryYaml } from './resources.js';
 import { startSidecar, tempDir, type SidecarProcess } from './sidecar.js';
 
 export interface SidecarPubSubTarget {
@@ -35,19 +35,7 @@ export interface SidecarPubSubTarget {
 const CASE_TIMEOUT_MS = 120_000;
 const PUBSUB = 'pubsub';
 // Redelivery through the sidecar: a short inbound retry policy, so failures retry in milliseconds, not minutes.
-const RESILIENCY = `apiVersion: dapr.io/v1alpha1
-kind: Resiliency
-metadata:
-  name: inbound
-spec:
-  policies:
-    retries:
-      quick: {policy: constant, duration: 50ms, maxRetries: 2}
-  targets:
-    components:
-      ${PUBSUB}:
-        inbound: {retry: quick}
-`;
+const RESILIENCY = quickInboundRetryYaml(PUBSUB);
 
 interface Topics {
   payloads: string;

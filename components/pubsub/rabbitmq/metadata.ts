@@ -3,7 +3,8 @@
 // so they are read and checked but cannot turn that off: see IGNORED_SWITCHES.
 
 import { parseGoDuration } from '../../../proxy/resources/duration.js';
-import { booleanProperty, integerProperty, stringProperty } from '../../metadata.js';
+import { booleanProperty, integerProperty, secondsProperty, stringProperty } from '../../metadata.js';
+import { MAX_PREFETCH } from '../../rabbitmq/queue-consumer.js';
 import { metadataValue, type ComponentMetadata } from '../../registry.js';
 
 const EXCHANGE_KINDS = ['fanout', 'topic', 'direct', 'headers'] as const;
@@ -40,8 +41,6 @@ export interface RabbitMQSettings {
 const DEFAULT_RECONNECT_WAIT_MS = 3000;
 /** daprd's examples set `reconnectWait: 0`; retrying a broker that is down without any pause would spin. */
 const MIN_RECONNECT_WAIT_MS = 100;
-/** AMQP carries the prefetch count in 16 bits. */
-export const MAX_PREFETCH = 65_535;
 const PROTOCOLS = ['amqp', 'amqps'];
 
 /**
@@ -72,7 +71,7 @@ export function parseSettings(meta: ComponentMetadata): RabbitMQSettings {
     persistent: deliveryMode === 2,
     prefetchCount,
     singleConcurrency: concurrencyMode(meta) === 'single',
-    reconnectWaitMs: Math.max(MIN_RECONNECT_WAIT_MS, reconnectWait(meta)),
+    reconnectWaitMs: Math.max(MIN_RECONNECT_WAIT_MS, secondsProperty(meta, ['reconnectWaitSeconds', 'reconnectWait'], DEFAULT_RECONNECT_WAIT_MS)),
     maxLen: integerProperty(meta, 'maxLen', 0, 0),
     maxLenBytes: integerProperty(meta, 'maxLenBytes', 0, 0),
     exchangeKind: exchangeKind(meta),
@@ -129,20 +128,6 @@ function brokerUrl(meta: ComponentMetadata): { url: string; address: string } {
   return { url: url.href, address: `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}` };
 }
 
-/** daprd's `reconnectWaitSeconds` (older docs: `reconnectWait`): whole seconds, or a Go duration. */
-function reconnectWait(meta: ComponentMetadata): number {
-  const name = metadataValue(meta, 'reconnectWaitSeconds') === undefined ? 'reconnectWait' : 'reconnectWaitSeconds';
-  const raw = stringProperty(meta, name, '');
-  if (raw === '') return DEFAULT_RECONNECT_WAIT_MS;
-  if (/^\d+$/.test(raw)) return Number(raw) * 1000;
-  try {
-    const ms = parseGoDuration(raw);
-    if (ms >= 0) return ms;
-  } catch {
-    // Reported below with the field's name.
-  }
-  throw new Error(`metadata "${name}" must be a number of seconds or a duration such as "3s", got "${raw}"`);
-}
 
 function concurrencyMode(meta: ComponentMetadata): string {
   // daprd reads `concurrencyMode`; its component manifest calls it `concurrency`.

@@ -4,7 +4,7 @@
 
 import type { ChannelModel, ConfirmChannel, Options } from 'amqplib';
 import type { Logger } from '../../../proxy/runtime/logger.js';
-import type { BrokerConnection } from './connection.js';
+import type { BrokerConnection } from '../../rabbitmq/connection.js';
 import { declareExchange } from './topology.js';
 import type { ExchangeKind } from './metadata.js';
 

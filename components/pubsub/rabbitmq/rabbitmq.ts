@@ -2,26 +2,30 @@
 // a queue per consumer id and topic, publishing with broker confirms, at-least-once delivery. One connection per
 // component, re-opened on its own after the broker went away; subscriptions then consume again.
 
-import type { Options } from 'amqplib';
+import type { ConsumeMessage, Options } from 'amqplib';
 import { createLogger } from '../../../proxy/runtime/logger.js';
+import { BrokerConnection } from '../../rabbitmq/connection.js';
+import { QueueConsumer, prefetchFor } from '../../rabbitmq/queue-consumer.js';
 import { registerComponent } from '../../registry.js';
 import {
   OpenSubscriptions,
   PubSubFeature,
   metadataIgnoringCase,
+  type Message,
   type MessageHandler,
   type PubSub,
+  type PubSubMetadata,
   type PublishRequest,
   type SubscribeRequest,
   type Subscription,
 } from '../pubsub.js';
-import { BrokerConnection } from './connection.js';
-import { QueueConsumer } from './consumer.js';
 import { parseSettings, parseTtlMs, type RabbitMQSettings } from './metadata.js';
 import { Publisher } from './publisher.js';
+import { declareQueue, queueName } from './topology.js';
 
 const logger = createLogger('pubsub.rabbitmq');
 const FEATURES: readonly PubSubFeature[] = [PubSubFeature.MESSAGE_TTL];
+const NO_METADATA: PubSubMetadata = Object.freeze({});
 
 export class RabbitMQPubSub implements PubSub {
   private readonly publisher: Publisher;
@@ -57,7 +61,19 @@ export class RabbitMQPubSub implements PubSub {
   }
 
   async subscribe(req: SubscribeRequest, handler: MessageHandler): Promise<Subscription> {
-    const consumer = new QueueConsumer(this.connection, this.settings, req, handler, logger);
+    const { topic } = req;
+    const queue = queueName(req.consumerId, topic);
+    // daprd's subscription metadata: comma-separated binding keys, "" included ("a,b," binds a, b and "").
+    const routingKeys = (metadataIgnoringCase(req.metadata, 'routingKey') ?? '').split(',');
+    const consumer = new QueueConsumer(this.connection, {
+      queue,
+      prefetch: prefetchFor(this.settings.singleConcurrency ? 1 : req.maxInFlight, this.settings.prefetchCount),
+      reconnectWaitMs: this.settings.reconnectWaitMs,
+      declare: (channel) => declareQueue(channel, this.settings, topic, queue, routingKeys),
+      handle: (delivery) => handler(messageOf(topic, delivery)),
+      label: `subscription to topic "${topic}" (queue "${queue}")`,
+      logger,
+    });
     await consumer.start();
     return this.consumers.track(consumer);
   }
@@ -66,6 +82,13 @@ export class RabbitMQPubSub implements PubSub {
     await this.consumers.closeAll();
     await this.connection.close();
   }
+}
+
+function messageOf(topic: string, delivery: ConsumeMessage): Message {
+  const message: Message = { topic, data: delivery.content, metadata: NO_METADATA };
+  const contentType: unknown = delivery.properties.contentType;
+  if (typeof contentType === 'string') message.contentType = contentType;
+  return message;
 }
 
 registerComponent({

@@ -1,9 +1,17 @@
-// The AMQP connection of one pubsub.rabbitmq component. amqplib's recovering connection opens it again every
-// reconnectWait after it is lost; channels do not survive that, so their owners re-create them on every `connect`.
+// The AMQP connection of one RabbitMQ component (pubsub.rabbitmq, bindings.rabbitmq). amqplib's recovering
+// connection opens it again every reconnectWait after it is lost; channels do not survive that, so their owners
+// re-create them on every `connect`.
 
 import { connect, type Channel, type ChannelModel, type RecoveringChannelModel } from 'amqplib';
-import type { Logger } from '../../../proxy/runtime/logger.js';
-import type { RabbitMQSettings } from './metadata.js';
+import type { Logger } from '../../proxy/runtime/logger.js';
+
+export interface ConnectionSettings {
+  /** The AMQP URL, credentials included. */
+  url: string;
+  /** The URL without credentials, for messages. */
+  address: string;
+  reconnectWaitMs: number;
+}
 
 /** Bound on opening the TCP connection and the AMQP handshake; below the default component init timeout. */
 const CONNECT_TIMEOUT_MS = 4000;
@@ -40,8 +48,8 @@ export class BrokerConnection {
 
   private constructor(
     private readonly recovering: RecoveringChannelModel,
-    private readonly settings: RabbitMQSettings,
-    private readonly logger: Logger,
+    private readonly settings: ConnectionSettings,
+    logger: Logger,
   ) {
     recovering.on('connect', (model: ChannelModel) => {
       if (this.cause !== undefined) logger.info(`connected to RabbitMQ at ${settings.address}`);
@@ -66,7 +74,7 @@ export class BrokerConnection {
    * Makes the first connection attempt. Resolves once it succeeds, or once it fails for want of a broker (which is
    * then retried in the background, as after a loss); rejects when the broker refuses the settings.
    */
-  static async open(settings: RabbitMQSettings, logger: Logger): Promise<BrokerConnection> {
+  static async open(settings: ConnectionSettings, logger: Logger): Promise<BrokerConnection> {
     const recovering = await connect(settings.url, {
       timeout: CONNECT_TIMEOUT_MS,
       recovery: { calculateDelay: () => settings.reconnectWaitMs, waitForConnect: false },
