@@ -47,6 +47,8 @@ interface Factory {
   kind: string;
   create(meta: ComponentMetadata): Promise<unknown> | unknown;
   capabilities(instance: unknown, meta: ComponentMetadata): readonly string[];
+  /** A placeholder until the type's module is imported; its registration then takes the place. */
+  lazy?: true;
 }
 
 const factories = new Map<string, Factory>();
@@ -64,11 +66,41 @@ export function registerComponent<K extends ComponentKind>(registration: Compone
   };
   for (const version of versions) {
     const key = factoryKey(type, version);
-    if (factories.has(key)) throw new Error(`component type "${type}" version "${version}" is already registered`);
+    if (factories.get(key)?.lazy === undefined && factories.has(key)) throw new Error(`component type "${type}" version "${version}" is already registered`);
     factories.set(key, factory);
-    const known = versionsByType.get(type.toLowerCase()) ?? [];
-    versionsByType.set(type.toLowerCase(), [...known, version]);
+    addVersion(type, version);
   }
+}
+
+/**
+ * Registers a type whose module is imported only when a component of that type is initialised: each client library
+ * costs megabytes to tens of megabytes of memory, and a sidecar uses few of them. Importing the module runs its own
+ * registerComponent, which takes the placeholder's place. A type already registered keeps its registration.
+ */
+export function registerLazyComponent(type: string, versions: readonly string[], load: () => Promise<unknown>): void {
+  for (const version of versions) {
+    const key = factoryKey(type, version);
+    if (factories.has(key)) continue;
+    const loaded = async (): Promise<Factory> => {
+      await load();
+      const factory = factories.get(key);
+      if (factory === undefined || factory.lazy) throw new Error(`the module of component type "${type}" did not register version "${version}"`);
+      return factory;
+    };
+    factories.set(key, {
+      kind: type.slice(0, type.indexOf('.')),
+      lazy: true,
+      create: async (meta) => (await loaded()).create(meta),
+      // Asked only after create, by which time the module's registration has replaced this one.
+      capabilities: (instance, meta) => factories.get(key)!.capabilities(instance, meta),
+    });
+    addVersion(type, version);
+  }
+}
+
+function addVersion(type: string, version: string): void {
+  const known = versionsByType.get(type.toLowerCase()) ?? [];
+  if (!known.includes(version)) versionsByType.set(type.toLowerCase(), [...known, version]);
 }
 
 export interface ComponentInfo {

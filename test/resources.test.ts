@@ -13,7 +13,7 @@ import {
   ResourceError,
   type LoadContext,
 } from '../proxy/resources/index.js';
-import { initComponents, metadataValue, registerComponent, type ComponentMetadata } from '../components/registry.js';
+import { initComponents, metadataValue, registerComponent, registerLazyComponent, type ComponentMetadata } from '../components/registry.js';
 import { InMemoryStore } from '../components/state/in-memory.js';
 import '../components/pubsub/in-memory.js';
 import '../components/secretstores/local-file.js';
@@ -398,6 +398,34 @@ describe('initComponents', () => {
     assert.deepEqual(closed, ['first']);
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.deepEqual(closed, ['first', 'late']);
+  });
+
+  it('imports a lazily registered type only when a component of that type is initialised', async () => {
+    const loads: string[] = [];
+    registerLazyComponent('state.lazy-test', ['v1'], async () => {
+      loads.push('lazy');
+      registerComponent({ type: 'state.lazy-test', versions: ['v1'], kind: 'state', create: () => new InMemoryStore(), capabilities: () => ['LAZY'] });
+    });
+    registerLazyComponent('state.unused-lazy-test', ['v1'], async () => {
+      loads.push('unused');
+    });
+    registerLazyComponent('state.broken-lazy-test', ['v1'], async () => undefined);
+    assert.equal(loads.length, 0);
+
+    const components = await initComponents(await loadResources([fixture({ 'a.yaml': component('lazy', 'state.lazy-test') })], ctx), recordingLogger());
+    try {
+      assert.deepEqual(loads, ['lazy']);
+      assert.deepEqual(components.list(), [{ name: 'lazy', type: 'state.lazy-test', version: 'v1', capabilities: ['LAZY'] }]);
+    } finally {
+      await components.close();
+    }
+    // Registered for real now, so a second lazy registration of it changes nothing.
+    registerLazyComponent('state.lazy-test', ['v1'], async () => loads.push('again'));
+    const broken = fixture({ 'b.yaml': component('broken', 'state.broken-lazy-test') });
+    await rejectsWith(initComponents(await loadResources([broken], ctx), recordingLogger()), /did not register version "v1"/);
+    const again = await initComponents(await loadResources([fixture({ 'a.yaml': component('lazy', 'state.lazy-test') })], ctx), recordingLogger());
+    await again.close();
+    assert.deepEqual(loads, ['lazy']);
   });
 
   it('wraps factory errors and applies denied types and secret resolution', async () => {

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ApiException, CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import type { ApiException, CoreV1Api, KubeConfig, V1Secret } from '@kubernetes/client-node';
 import { stringProperty } from '../metadata.js';
 import { registerComponent, type ComponentMetadata } from '../registry.js';
 import {
@@ -47,6 +47,10 @@ function loadFailure(err: unknown): string {
   return error.message;
 }
 
+/** The client library costs about 75 MB of memory: it is loaded only once a Kubernetes secret store is declared. */
+type KubernetesClient = typeof import('@kubernetes/client-node');
+type ApiExceptionClass = new (...args: never[]) => ApiException<unknown>;
+
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 /**
@@ -57,12 +61,12 @@ function defaultKubeconfigExists(): boolean {
   return (process.env['KUBECONFIG'] ?? '') !== '' || existsSync(join(homedir(), '.kube', 'config')) || existsSync(SERVICE_ACCOUNT_TOKEN);
 }
 
-function loadKubeConfig(path: string | undefined): KubeConfig {
+function loadKubeConfig(client: KubernetesClient, path: string | undefined): KubeConfig {
   if (path === undefined && !defaultKubeconfigExists()) {
     throw new Error('no kubeconfig found: set metadata "kubeconfigPath" or KUBECONFIG, provide ~/.kube/config, or run inside a cluster');
   }
   const source = path === undefined ? 'the default kubeconfig' : `kubeconfig ${path}`;
-  const config = new KubeConfig();
+  const config = new client.KubeConfig();
   try {
     if (path === undefined) config.loadFromDefault();
     else config.loadFromFile(path);
@@ -87,8 +91,8 @@ function decodeData(secret: V1Secret): Secret {
  * A failed API call as an error naming what was asked and the HTTP status. The client's exception is not kept as
  * the cause: its message repeats the whole response body.
  */
-function apiFailure(action: string, err: unknown): Error {
-  if (err instanceof ApiException) return new Error(`kubernetes API answered ${err.code} when ${action}`);
+function apiFailure(action: string, err: unknown, apiException: ApiExceptionClass): Error {
+  if (err instanceof apiException) return new Error(`kubernetes API answered ${err.code} when ${action}`);
   const code = (err as { code?: unknown }).code;
   return new Error(`kubernetes API request failed when ${action} (${typeof code === 'string' ? code : (err as Error).name})`);
 }
@@ -96,11 +100,14 @@ function apiFailure(action: string, err: unknown): Error {
 export class KubernetesSecretStore implements SecretStore {
   constructor(
     private readonly api: CoreV1Api,
+    private readonly apiException: ApiExceptionClass,
     private readonly defaultNamespace: string,
   ) {}
 
-  static open(settings: KubernetesSettings): KubernetesSecretStore {
-    return new KubernetesSecretStore(loadKubeConfig(settings.kubeconfigPath).makeApiClient(CoreV1Api), settings.defaultNamespace);
+  static async open(settings: KubernetesSettings): Promise<KubernetesSecretStore> {
+    const client = await import('@kubernetes/client-node');
+    const api = loadKubeConfig(client, settings.kubeconfigPath).makeApiClient(client.CoreV1Api);
+    return new KubernetesSecretStore(api, client.ApiException, settings.defaultNamespace);
   }
 
   features(): readonly SecretStoreFeature[] {
@@ -112,8 +119,8 @@ export class KubernetesSecretStore implements SecretStore {
     try {
       return decodeData(await this.api.readNamespacedSecret({ name, namespace }));
     } catch (err) {
-      if (err instanceof ApiException && err.code === 404) throw new SecretNotFoundError(name);
-      throw apiFailure(`reading secret "${name}" in namespace "${namespace}"`, err);
+      if (err instanceof this.apiException && err.code === 404) throw new SecretNotFoundError(name);
+      throw apiFailure(`reading secret "${name}" in namespace "${namespace}"`, err, this.apiException);
     }
   }
 
@@ -123,7 +130,7 @@ export class KubernetesSecretStore implements SecretStore {
     try {
       secrets = (await this.api.listNamespacedSecret({ namespace })).items;
     } catch (err) {
-      throw apiFailure(`listing the secrets of namespace "${namespace}"`, err);
+      throw apiFailure(`listing the secrets of namespace "${namespace}"`, err, this.apiException);
     }
     return Object.fromEntries(secrets.flatMap((secret) => (secret.metadata?.name ? [[secret.metadata.name, decodeData(secret)]] : [])));
   }
