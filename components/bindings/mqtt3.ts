@@ -54,7 +54,7 @@ export class Mqtt3Binding implements Binding, InputBinding, OutputBinding {
   static async connect(meta: ComponentMetadata): Promise<Mqtt3Binding> {
     const connection = parseSettings(meta);
     const settings = topicSettings(meta, connection.consumerId);
-    return new Mqtt3Binding(await Mqtt3PubSub.connect(connection, meta.name), settings);
+    return new Mqtt3Binding(await Mqtt3PubSub.connect(connection, meta.name, meta.type), settings);
   }
 
   operations(): readonly string[] {

@@ -13,7 +13,7 @@ export interface ConnectionOptions {
   clientId: string;
   /** MQTT's clean-session flag: false keeps the client's subscriptions and unacknowledged messages on the broker. */
   clean: boolean;
-  /** Names the connection in log lines and errors, e.g. `consumer "orders"`. */
+  /** Names the connection and its component in log lines and errors, e.g. `consumer "orders" of pubsub.mqtt3`. */
   label: string;
   logger: Logger;
 }
@@ -98,7 +98,7 @@ export class BrokerConnection {
   }
 
   private closedError(what: string): Error {
-    return new Error(`${what}: ${this.options.label} of pubsub.mqtt3 is closed`);
+    return new Error(`${what}: ${this.options.label} is closed`);
   }
 
   private firstConnection(): Promise<IConnackPacket> {

@@ -35,8 +35,10 @@ export class ConsumerConnection implements ReceivedOwner {
     readonly consumerId: string,
     private readonly settings: Mqtt3Settings,
     private readonly logger: Logger,
+    componentType: string,
   ) {
-    this.connection = new BrokerConnection(settings, { clientId: consumerId, clean: settings.cleanSession, label: `consumer "${consumerId}"`, logger });
+    const label = `consumer "${consumerId}" of ${componentType}`;
+    this.connection = new BrokerConnection(settings, { clientId: consumerId, clean: settings.cleanSession, label, logger });
     const client = this.connection.client;
     client.handleMessage = (packet, callback) => {
       this.route(packet);

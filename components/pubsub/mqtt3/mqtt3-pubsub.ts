@@ -4,7 +4,7 @@
 // no message properties: a message's content type is not carried, and what the subscriber learns is `retained`.
 
 import { randomBytes } from 'node:crypto';
-import { createLogger } from '../../../proxy/runtime/logger.js';
+import { createLogger, type Logger } from '../../../proxy/runtime/logger.js';
 import { booleanProperty } from '../../metadata.js';
 import { registerComponent, type ComponentMetadata } from '../../registry.js';
 import {
@@ -22,7 +22,7 @@ import type { Dispatcher } from './dispatcher.js';
 import { parseSettings, type Mqtt3Settings } from './settings.js';
 import { TopicFilter } from './topic-filter.js';
 
-const logger = createLogger('pubsub.mqtt3');
+const COMPONENT_TYPE = 'pubsub.mqtt3';
 
 /** As long as daprd's mqtt3 waits for the broker's acknowledgement. */
 const PUBLISH_TIMEOUT_MS = 20_000;
@@ -35,15 +35,21 @@ export class Mqtt3PubSub implements PubSub {
   private constructor(
     private readonly settings: Mqtt3Settings,
     private readonly publisher: BrokerConnection,
+    private readonly componentType: string,
+    private readonly logger: Logger,
   ) {}
 
-  /** Connects the publisher; rejects when the broker cannot be reached. */
-  static async connect(settings: Mqtt3Settings, componentName: string): Promise<Mqtt3PubSub> {
+  /**
+   * Connects the publisher; rejects when the broker cannot be reached. `componentType` names the component in logs
+   * and errors: bindings.mqtt3 is built on this one.
+   */
+  static async connect(settings: Mqtt3Settings, componentName: string, componentType = COMPONENT_TYPE): Promise<Mqtt3PubSub> {
+    const logger = createLogger(componentType);
     // Unique, so that replicas sharing a consumer id never push each other's publisher off the broker.
     const clientId = `${settings.consumerId || componentName}-publisher-${randomBytes(4).toString('hex')}`;
-    const publisher = new BrokerConnection(settings, { clientId, clean: true, label: 'publisher', logger });
+    const publisher = new BrokerConnection(settings, { clientId, clean: true, label: `publisher of ${componentType}`, logger });
     await publisher.ready;
-    return new Mqtt3PubSub(settings, publisher);
+    return new Mqtt3PubSub(settings, publisher, componentType, logger);
   }
 
   features(): readonly PubSubFeature[] {
@@ -98,7 +104,7 @@ export class Mqtt3PubSub implements PubSub {
   }
 
   private assertOpen(what: string): void {
-    if (this.closed) throw new Error(`${what}: pubsub.mqtt3 is closed`);
+    if (this.closed) throw new Error(`${what}: ${this.componentType} is closed`);
   }
 
   /** The open connection of a consumer id, made on its first subscription. */
@@ -107,7 +113,7 @@ export class Mqtt3PubSub implements PubSub {
       this.assertOpen(`subscribing with consumer id "${consumerId}"`);
       let consumer = this.consumers.get(consumerId);
       if (consumer === undefined) {
-        consumer = new ConsumerConnection(consumerId, this.settings, logger);
+        consumer = new ConsumerConnection(consumerId, this.settings, this.logger, this.componentType);
         this.consumers.set(consumerId, consumer);
       }
       try {
@@ -127,7 +133,7 @@ export class Mqtt3PubSub implements PubSub {
     if (unsubscribe && !consumer.closed) {
       await consumer
         .unsubscribe(dispatcher.filter, UNSUBSCRIBE_TIMEOUT_MS)
-        .catch((err: Error) => logger.warn(`consumer "${consumer.consumerId}": ${err.message}; the broker keeps the subscription`));
+        .catch((err: Error) => this.logger.warn(`consumer "${consumer.consumerId}": ${err.message}; the broker keeps the subscription`));
     }
     if (consumer.idle && !consumer.closed) {
       this.consumers.delete(consumer.consumerId);
@@ -138,7 +144,7 @@ export class Mqtt3PubSub implements PubSub {
 
 /** Request metadata read with the component metadata readers (names ignoring case, Go's boolean spellings). */
 function requestMetadata(properties: PubSubMetadata): ComponentMetadata {
-  return { name: 'request', type: 'pubsub.mqtt3', version: 'v1', properties };
+  return { name: 'request', type: COMPONENT_TYPE, version: 'v1', properties };
 }
 
 /** The request's `retain` overrides the component's, as in daprd's mqtt3. */
@@ -147,7 +153,7 @@ function retainOf(metadata: PubSubMetadata, fallback: boolean): boolean {
 }
 
 registerComponent({
-  type: 'pubsub.mqtt3',
+  type: COMPONENT_TYPE,
   versions: ['v1'],
   kind: 'pubsub',
   create: (meta) => Mqtt3PubSub.connect(parseSettings(meta), meta.name),
