@@ -37,28 +37,15 @@ export function booleanProperty(meta: ComponentMetadata, name: string, fallback:
   throw new Error(`metadata "${name}" must be a boolean, got "${raw}"`);
 }
 
-/** A Go duration ("30s", "1m30s", "500ms"); a bare integer counts as milliseconds. Returns milliseconds. */
-export function durationProperty(meta: ComponentMetadata, name: string, fallbackMs: number): number {
-  const raw = present(meta, name);
-  if (raw === undefined) return fallbackMs;
-  if (/^\d+$/.test(raw)) return Number(raw);
-  try {
-    const ms = parseGoDuration(raw);
-    if (ms < 0) throw new Error('negative');
-    return ms;
-  } catch {
-    throw new Error(`metadata "${name}" must be a duration such as "30s" or "500ms", got "${raw}"`);
-  }
-}
 
 /**
- * A wait written as whole seconds ("5") or as a Go duration ("5s"), as daprd's `...Seconds` fields accept it; the
- * first of `names` that is set is read. Returns milliseconds.
+ * A Go duration ("30s", "1m30s", "500ms") or, as dapr/kit's metadata decoder reads it, a bare integer of seconds.
+ * The first of `names` that is set is read (daprd renamed some fields). Returns milliseconds.
  */
-export function secondsProperty(meta: ComponentMetadata, names: readonly string[], fallbackMs: number): number {
-  const name = names.find((candidate) => present(meta, candidate) !== undefined);
-  if (name === undefined) return fallbackMs;
-  const raw = present(meta, name)!;
+export function durationProperty(meta: ComponentMetadata, names: string | readonly string[], fallbackMs: number): number {
+  const name = typeof names === 'string' ? names : names.find((candidate) => present(meta, candidate) !== undefined);
+  const raw = name === undefined ? undefined : present(meta, name);
+  if (raw === undefined) return fallbackMs;
   if (/^\d+$/.test(raw)) return Number(raw) * 1000;
   try {
     const ms = parseGoDuration(raw);
@@ -66,5 +53,5 @@ export function secondsProperty(meta: ComponentMetadata, names: readonly string[
   } catch {
     // Reported below with the field's name.
   }
-  throw new Error(`metadata "${name}" must be a number of seconds or a duration such as "5s", got "${raw}"`);
+  throw new Error(`metadata "${name}" must be a duration such as "5s" or "500ms", or a number of seconds, got "${raw}"`);
 }

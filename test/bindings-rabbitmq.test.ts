@@ -87,8 +87,8 @@ test('bindings.rabbitmq metadata', async (t) => {
       [{ maxPriority: '256' }, /"maxPriority" must be between 1 and 255/],
       [{ ttlInSeconds: 'soon' }, /"ttlInSeconds" must be a number of seconds/],
       [{ ttlInSeconds: '0' }, /"ttlInSeconds" must be positive/],
-      [{ reconnectWaitInSeconds: 'often' }, /"reconnectWaitInSeconds" must be a number of seconds/],
-      [{ reconnectWaitInSeconds: '', reconnectWait: '-1' }, /"reconnectWait" must be a number of seconds/],
+      [{ reconnectWaitInSeconds: 'often' }, /"reconnectWaitInSeconds" must be a duration/],
+      [{ reconnectWaitInSeconds: '', reconnectWait: '-1' }, /"reconnectWait" must be a duration/],
       [{ caCert: '-----BEGIN CERTIFICATE-----' }, /"caCert" is not supported/],
       [{ externalSasl: 'true' }, /"externalSasl" is not supported/],
     ];

@@ -156,7 +156,7 @@ test('pubsub.rabbitmq metadata', async (t) => {
       [{ concurrencyMode: 'fast' }, /"concurrencyMode" must be "parallel" or "single"/],
       [{ ttlInSeconds: 'soon' }, /"ttlInSeconds" must be a number of seconds/],
       [{ ttlInSeconds: '0' }, /"ttlInSeconds" must be positive/],
-      [{ reconnectWaitSeconds: 'later' }, /"reconnectWaitSeconds" must be a number of seconds/],
+      [{ reconnectWaitSeconds: 'later' }, /"reconnectWaitSeconds" must be a duration/],
       [{ maxLen: '-5' }, /"maxLen" must be an integer >= 0/],
       [{ maxLenBytes: '1.5' }, /"maxLenBytes" must be an integer >= 0/],
     ];

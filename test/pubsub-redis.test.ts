@@ -96,7 +96,7 @@ test('pubsub.redis', { timeout: 90_000 }, async (t) => {
         redisDB: '2',
         enableTLS: 'true',
         processingTimeout: '1m30s',
-        redeliverInterval: '2500',
+        redeliverInterval: '25',
         maxLenApprox: '1000',
         queueDepth: '10',
         concurrency: '4',
@@ -105,7 +105,7 @@ test('pubsub.redis', { timeout: 90_000 }, async (t) => {
       {
         connection: { host: '::1', port: 7000, username: 'app', password: ' secret ', db: 2, tls: true, maxRetries: 3 },
         processingTimeoutMs: 90_000,
-        redeliverIntervalMs: 2500,
+        redeliverIntervalMs: 25_000,
         maxLenApprox: 1000,
         queueDepth: 10,
         concurrency: 4,

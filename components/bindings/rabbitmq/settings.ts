@@ -1,7 +1,7 @@
 // Component and request metadata of `bindings.rabbitmq`, with daprd's names and defaults. The connection may carry
 // credentials, so no message ever repeats it.
 
-import { booleanProperty, integerProperty, secondsProperty, stringProperty } from '../../metadata.js';
+import { booleanProperty, durationProperty, integerProperty, stringProperty } from '../../metadata.js';
 import { parseTtlMs } from '../../pubsub/rabbitmq/metadata.js';
 import { MAX_PREFETCH } from '../../rabbitmq/queue-consumer.js';
 import type { ComponentMetadata } from '../../registry.js';
@@ -54,7 +54,7 @@ export function parseSettings(meta: ComponentMetadata): RabbitMQBindingSettings 
   const queueTtl = stringProperty(meta, 'ttlInSeconds', '');
   return {
     ...brokerUrl(meta),
-    reconnectWaitMs: Math.max(MIN_RECONNECT_WAIT_MS, secondsProperty(meta, ['reconnectWaitInSeconds', 'reconnectWait'], DEFAULT_RECONNECT_WAIT_MS)),
+    reconnectWaitMs: Math.max(MIN_RECONNECT_WAIT_MS, durationProperty(meta, ['reconnectWaitInSeconds', 'reconnectWait'], DEFAULT_RECONNECT_WAIT_MS)),
     queueName,
     durable: booleanProperty(meta, 'durable', false),
     deleteWhenUnused: booleanProperty(meta, 'deleteWhenUnused', false),

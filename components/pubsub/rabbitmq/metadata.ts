@@ -3,7 +3,7 @@
 // so they are read and checked but cannot turn that off: see IGNORED_SWITCHES.
 
 import { parseGoDuration } from '../../../proxy/resources/duration.js';
-import { booleanProperty, integerProperty, secondsProperty, stringProperty } from '../../metadata.js';
+import { booleanProperty, durationProperty, integerProperty, stringProperty } from '../../metadata.js';
 import { MAX_PREFETCH } from '../../rabbitmq/queue-consumer.js';
 import { metadataValue, type ComponentMetadata } from '../../registry.js';
 
@@ -71,7 +71,7 @@ export function parseSettings(meta: ComponentMetadata): RabbitMQSettings {
     persistent: deliveryMode === 2,
     prefetchCount,
     singleConcurrency: concurrencyMode(meta) === 'single',
-    reconnectWaitMs: Math.max(MIN_RECONNECT_WAIT_MS, secondsProperty(meta, ['reconnectWaitSeconds', 'reconnectWait'], DEFAULT_RECONNECT_WAIT_MS)),
+    reconnectWaitMs: Math.max(MIN_RECONNECT_WAIT_MS, durationProperty(meta, ['reconnectWaitSeconds', 'reconnectWait'], DEFAULT_RECONNECT_WAIT_MS)),
     maxLen: integerProperty(meta, 'maxLen', 0, 0),
     maxLenBytes: integerProperty(meta, 'maxLenBytes', 0, 0),
     exchangeKind: exchangeKind(meta),
