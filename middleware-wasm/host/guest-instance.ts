@@ -1,0 +1,91 @@
+// One live instance of a guest: its memory, the host functions bound to it, and the request it is serving.
+
+import type { Logger } from '../../proxy/runtime/logger.js';
+import { HOST_MODULE } from './abi.js';
+import { GuestMemory } from './guest-memory.js';
+import { httpHandlerImports, type HandlerHost } from './http-handler-imports.js';
+import type { GuestRequest } from './request.js';
+import { ProcExit, WASI_MODULE, wasiImports, type WasiHost, type WasiOutput } from './wasi.js';
+
+export interface GuestSettings {
+  readonly name: string;
+  readonly guestConfig: Uint8Array;
+  readonly strictSandbox: boolean;
+  readonly logger: Logger;
+}
+
+export class GuestInstance implements HandlerHost, WasiHost {
+  readonly memory: GuestMemory;
+  current: GuestRequest | null = null;
+  features = 0;
+  /** Set after a trap: the guest's memory may be half-updated, so nothing more runs on this instance. */
+  poisoned = false;
+  private readonly handleRequestExport: () => bigint;
+  private readonly handleResponseExport: (reqCtx: number, isError: number) => void;
+  private readonly output: WasiOutput;
+
+  /** Instantiates synchronously and runs the guest's `_start` or `_initialize`; throws if either fails. */
+  constructor(
+    module: WebAssembly.Module,
+    private readonly settings: GuestSettings,
+  ) {
+    const wasi = wasiImports(module, this);
+    this.output = wasi.output;
+    const instance = new WebAssembly.Instance(module, {
+      [HOST_MODULE]: httpHandlerImports(this),
+      [WASI_MODULE]: wasi.imports,
+    });
+    const exports = instance.exports;
+    this.memory = new GuestMemory(exports['memory'] as WebAssembly.Memory);
+    this.handleRequestExport = exports['handle_request'] as () => bigint;
+    this.handleResponseExport = exports['handle_response'] as (reqCtx: number, isError: number) => void;
+    this.start(exports);
+  }
+
+  get guestConfig(): Uint8Array {
+    return this.settings.guestConfig;
+  }
+
+  get logger(): Logger {
+    return this.settings.logger;
+  }
+
+  get strictSandbox(): boolean {
+    return this.settings.strictSandbox;
+  }
+
+  /** Runs `handle_request` for `request`; returns the raw `ctx_next`. */
+  handleRequest(request: GuestRequest): bigint {
+    this.current = request;
+    try {
+      return this.handleRequestExport();
+    } finally {
+      this.current = null;
+      this.output.flush();
+    }
+  }
+
+  handleResponse(request: GuestRequest, isError: boolean): void {
+    this.current = request;
+    try {
+      this.handleResponseExport(request.reqCtx, isError ? 1 : 0);
+    } finally {
+      this.current = null;
+      this.output.flush();
+    }
+  }
+
+  private start(exports: WebAssembly.Exports): void {
+    // A command (`_start`) runs main once; a reactor (`_initialize`) sets itself up. Both register handlers.
+    const entry = (exports['_start'] ?? exports['_initialize']) as (() => void) | undefined;
+    if (entry === undefined) return;
+    try {
+      entry();
+    } catch (err) {
+      // TinyGo's main ends with proc_exit(0): the guest finished starting, it did not fail.
+      if (!(err instanceof ProcExit && err.code === 0)) throw err;
+    } finally {
+      this.output.flush();
+    }
+  }
+}

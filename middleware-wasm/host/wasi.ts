@@ -1,0 +1,165 @@
+// A minimal WASI preview1 for guests built by TinyGo (or any libc) that only need a process shell: output goes to
+// the log, clocks and randomness come from the host (or fixed ones under strictSandbox), and there is no file
+// system, so every other call answers ENOSYS (or EBADF for file descriptors).
+
+import { randomFillSync } from 'node:crypto';
+import type { Logger } from '../../proxy/runtime/logger.js';
+import type { GuestMemory } from './guest-memory.js';
+
+export const WASI_MODULE = 'wasi_snapshot_preview1';
+
+const Errno = { success: 0, badf: 8, inval: 28, nosys: 52, spipe: 70 } as const;
+const Clock = { realtime: 0, monotonic: 1, processCputime: 2, threadCputime: 3 } as const;
+const FILETYPE_CHARACTER_DEVICE = 2;
+/** The wall clock a strict sandbox shows: 2022-01-01T00:00:00Z, in nanoseconds. */
+const SANDBOX_EPOCH_NS = 1_640_995_200_000_000_000n;
+/** Each read of a strict sandbox's monotonic clock advances it by this much, so loops that wait still progress. */
+const SANDBOX_TICK_NS = 1_000_000n;
+const SANDBOX_RANDOM_SEED = 0x9e3779b9;
+
+/** Thrown by `proc_exit` to unwind the guest; `_start` ending with code 0 is how TinyGo guests finish main. */
+export class ProcExit extends Error {
+  constructor(readonly code: number) {
+    super(`guest called proc_exit(${code})`);
+    this.name = 'ProcExit';
+  }
+}
+
+export interface WasiHost {
+  readonly memory: GuestMemory;
+  readonly logger: Logger;
+  readonly strictSandbox: boolean;
+}
+
+/** What a guest wrote to stdout/stderr without a newline yet; emitted by `flush` after each call into the guest. */
+export interface WasiOutput {
+  flush(): void;
+}
+
+export function wasiImports(
+  module: WebAssembly.Module,
+  host: WasiHost,
+): { imports: Record<string, (...args: never[]) => number | void>; output: WasiOutput } {
+  const pending = ['', '', ''];
+  const emit = (fd: number, line: string): void => {
+    if (fd === 2) host.logger.warn(line);
+    else host.logger.info(line);
+  };
+  const output: WasiOutput = {
+    flush() {
+      for (let fd = 1; fd <= 2; fd++) {
+        if (pending[fd]!.length > 0) emit(fd, pending[fd]!);
+        pending[fd] = '';
+      }
+    },
+  };
+  let monotonicNs = 0n;
+  let randomState = SANDBOX_RANDOM_SEED;
+  const now = (clockId: number): bigint | null => {
+    if (host.strictSandbox) {
+      if (clockId === Clock.realtime) return SANDBOX_EPOCH_NS;
+      if (clockId > Clock.threadCputime) return null;
+      monotonicNs += SANDBOX_TICK_NS;
+      return monotonicNs;
+    }
+    switch (clockId) {
+      case Clock.realtime:
+        return BigInt(Date.now()) * 1_000_000n;
+      case Clock.monotonic:
+      case Clock.processCputime:
+      case Clock.threadCputime:
+        return process.hrtime.bigint();
+      default:
+        return null;
+    }
+  };
+
+  const implemented: Record<string, (...args: never[]) => number | void> = {
+    fd_write(fd: number, iovs: number, iovsLen: number, nwritten: number): number {
+      if (fd !== 1 && fd !== 2) return Errno.badf;
+      const memory = host.memory;
+      let written = 0;
+      let text = '';
+      for (let i = 0; i < iovsLen; i++) {
+        const ptr = memory.u32(iovs + i * 8);
+        const len = memory.u32(iovs + i * 8 + 4);
+        text += memory.readString(ptr, len, 'iovec');
+        written += len;
+      }
+      const lines = (pending[fd]! + text).split('\n');
+      pending[fd] = lines.pop()!;
+      for (const line of lines) emit(fd, line);
+      memory.setU32(nwritten, written);
+      return Errno.success;
+    },
+    fd_read(fd: number, _iovs: number, _iovsLen: number, nread: number): number {
+      if (fd !== 0) return Errno.badf;
+      host.memory.setU32(nread, 0); // stdin is always at its end
+      return Errno.success;
+    },
+    fd_close: (): number => Errno.badf,
+    fd_seek: (fd: number): number => (fd <= 2 ? Errno.spipe : Errno.badf),
+    fd_fdstat_get(fd: number, stat: number): number {
+      if (fd > 2) return Errno.badf;
+      const view = host.memory.checkRange(stat >>> 0, 24, 'fdstat');
+      view.fill(0, stat >>> 0, (stat >>> 0) + 24);
+      view[stat >>> 0] = FILETYPE_CHARACTER_DEVICE;
+      return Errno.success;
+    },
+    // No preopened directories: libc's scan for them stops at the first EBADF.
+    fd_prestat_get: (): number => Errno.badf,
+    fd_prestat_dir_name: (): number => Errno.badf,
+    clock_time_get(clockId: number, _precision: bigint, time: number): number {
+      const value = now(clockId);
+      if (value === null) return Errno.inval;
+      host.memory.setU64(time, value);
+      return Errno.success;
+    },
+    clock_res_get(clockId: number, resolution: number): number {
+      if (clockId > Clock.threadCputime) return Errno.inval;
+      host.memory.setU64(resolution, 1000n);
+      return Errno.success;
+    },
+    random_get(buf: number, len: number): number {
+      const view = host.memory.checkRange(buf >>> 0, len >>> 0, 'random buffer');
+      const target = view.subarray(buf >>> 0, (buf >>> 0) + (len >>> 0));
+      if (!host.strictSandbox) {
+        randomFillSync(target);
+        return Errno.success;
+      }
+      // xorshift32 from a fixed seed: the same bytes on every run, which is the point of a strict sandbox.
+      for (let i = 0; i < target.length; i++) {
+        randomState ^= randomState << 13;
+        randomState ^= randomState >>> 17;
+        randomState ^= randomState << 5;
+        target[i] = randomState & 0xff;
+      }
+      return Errno.success;
+    },
+    args_sizes_get: (argc: number, argvBufSize: number): number => zeroPair(host.memory, argc, argvBufSize),
+    args_get: (): number => Errno.success,
+    environ_sizes_get: (count: number, bufSize: number): number => zeroPair(host.memory, count, bufSize),
+    environ_get: (): number => Errno.success,
+    proc_exit(code: number): void {
+      throw new ProcExit(code);
+    },
+    sched_yield: (): number => Errno.success,
+  };
+
+  const imports: Record<string, (...args: never[]) => number | void> = {};
+  for (const entry of WebAssembly.Module.imports(module)) {
+    if (entry.module !== WASI_MODULE || entry.kind !== 'function') continue;
+    imports[entry.name] = implemented[entry.name] ?? notImplemented;
+  }
+  return { imports, output };
+}
+
+function zeroPair(memory: GuestMemory, first: number, second: number): number {
+  memory.setU32(first, 0);
+  memory.setU32(second, 0);
+  return Errno.success;
+}
+
+function notImplemented(): number {
+  return Errno.nosys;
+}

@@ -1,0 +1,526 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import createWabt from 'wabt';
+import type { Logger, LogLevel } from '../proxy/runtime/logger.js';
+import {
+  Feature,
+  MemoryExchange,
+  WasmGuestError,
+  WasmLoadError,
+  WasmMiddleware,
+  loadWasmMiddleware,
+  wasmOptionsFromMetadata,
+  watchGuestFile,
+  type WasmMiddlewareOptions,
+} from '../middleware-wasm/host/index.js';
+import { eventually } from './support/eventually.js';
+import { tempDir } from './support/sidecar.js';
+
+/** The .wat sources stay next to the test's source, which the emitted source map points at. */
+const fixtures = ((): string => {
+  const compiled = fileURLToPath(import.meta.url);
+  const map = JSON.parse(readFileSync(`${compiled}.map`, 'utf8')) as { sources: string[] };
+  return join(dirname(resolve(dirname(compiled), map.sources[0]!)), 'fixtures', 'wasm');
+})();
+
+type Wabt = Awaited<ReturnType<typeof createWabt>>;
+let wabt: Wabt;
+
+function wat(text: string, name = 'inline.wat'): Uint8Array {
+  const module = wabt.parseWat(name, text);
+  try {
+    return module.toBinary({}).buffer;
+  } finally {
+    module.destroy();
+  }
+}
+
+function fixture(name: string, replace: Record<string, string> = {}): Uint8Array {
+  let text = readFileSync(join(fixtures, name), 'utf8');
+  for (const [from, to] of Object.entries(replace)) text = text.replaceAll(from, to);
+  return wat(text, name);
+}
+
+interface LogLine {
+  level: LogLevel;
+  msg: string;
+}
+
+/** A logger that keeps what it is given, filtered from `threshold` up like the runtime's. */
+function recordingLogger(threshold: LogLevel = 'info'): Logger & { lines: LogLine[] } {
+  const order: LogLevel[] = ['debug', 'info', 'warn', 'error'];
+  const lines: LogLine[] = [];
+  const enabled = (level: LogLevel): boolean => order.indexOf(level) >= order.indexOf(threshold);
+  const write = (level: LogLevel) => (msg: string) => {
+    if (enabled(level)) lines.push({ level, msg });
+  };
+  return { lines, enabled, debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+function load(name: string, options: WasmMiddlewareOptions = {}): Promise<WasmMiddleware> {
+  return WasmMiddleware.load(fixture(name), { name, logger: recordingLogger(), ...options });
+}
+
+const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8');
+
+/** Values of `name` in a flat [name, value, ...] list. */
+function valuesOf(flat: readonly string[], name: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) values.push(flat[i + 1]!);
+  return values;
+}
+
+/** Splits a response body made of count_len reports (8 bytes) optionally followed by the bytes they describe. */
+class ReportReader {
+  private at = 0;
+  constructor(private readonly body: Buffer) {}
+
+  countLen(): { count: number; len: number } {
+    const value = this.body.readBigUInt64LE(this.at);
+    this.at += 8;
+    return { count: Number(value >> 32n), len: Number(value & 0xffff_ffffn) };
+  }
+
+  bytes(len: number): Buffer {
+    const bytes = this.body.subarray(this.at, this.at + len);
+    this.at += len;
+    return bytes;
+  }
+
+  /** A report with its NUL-terminated list, decoded. */
+  list(): { count: number; len: number; items: string[] } {
+    const { count, len } = this.countLen();
+    const raw = this.bytes(len);
+    assert.equal(raw[raw.length - 1], 0, 'the sequence ends with a NUL terminator');
+    return { count, len, items: raw.subarray(0, len - 1).toString('utf8').split('\0') };
+  }
+
+  get done(): boolean {
+    return this.at === this.body.length;
+  }
+}
+
+before(async () => {
+  wabt = await createWabt();
+});
+
+describe('wasm host: headers', () => {
+  const manyValues = Array.from({ length: 60 }, (_, i) => `value-${i}`);
+  const unicode = ['日本語のヘッダー', 'ünïcödé ✓'];
+  const exchange = (): MemoryExchange =>
+    new MemoryExchange({
+      requestHeaders: [
+        'Host', 'example.com',
+        ...manyValues.flatMap((v) => ['X-Multi', v]),
+        'x-unicode', unicode[0]!, 'x-unicode', unicode[1]!,
+        'x-gone', 'bye',
+      ],
+    });
+
+  test('names and values come back NUL-terminated with count and length; many and unicode values intact', async () => {
+    const middleware = await load('headers.wat');
+    const ex = exchange();
+    const request = middleware.handleRequest(ex);
+    assert.equal(request.next, false);
+    const reports = new ReportReader(Buffer.from(ex.responseBody));
+
+    const names = reports.list();
+    assert.deepEqual(names.items, ['host', 'x-multi', 'x-unicode', 'x-gone']);
+    assert.equal(names.count, 4);
+    assert.equal(names.len, 'host\0x-multi\0x-unicode\0x-gone\0'.length);
+
+    const multi = reports.list();
+    assert.equal(multi.count, 60);
+    assert.deepEqual(multi.items, manyValues);
+
+    const values = reports.list();
+    assert.equal(values.count, 2);
+    assert.equal(values.len, Buffer.byteLength(unicode.join('\0') + '\0'));
+    assert.deepEqual(values.items, unicode);
+
+    // buf_limit 3 is too small: the length comes back, and the marker byte in the buffer is untouched.
+    assert.deepEqual(reports.countLen(), { count: 60, len: multi.len });
+    assert.equal(reports.bytes(1).toString(), 'Z');
+
+    assert.deepEqual(reports.countLen(), { count: 0, len: 0 }, 'request trailer names');
+    assert.deepEqual(reports.countLen(), { count: 0, len: 0 }, 'response trailer values');
+    assert.deepEqual(reports.countLen(), { count: 0, len: 0 }, 'an absent header');
+
+    assert.deepEqual(reports.countLen(), { count: 61, len: multi.len + 'added\0'.length }, 'x-multi after add');
+    assert.deepEqual(reports.list().items, ['host', 'x-multi', 'x-unicode', 'x-set']);
+    assert.ok(reports.done);
+  });
+
+  test('set, add and remove are recorded over the snapshot, request and response alike', async () => {
+    const middleware = await load('headers.wat');
+    const ex = exchange();
+    middleware.handleRequest(ex);
+    const request = ex.requestHeaders.toFlat();
+    assert.deepEqual(valuesOf(request, 'x-set'), ['one']);
+    assert.deepEqual(valuesOf(request, 'x-multi'), [...manyValues, 'added']);
+    assert.deepEqual(valuesOf(request, 'x-gone'), []);
+    assert.deepEqual(valuesOf(request, 'host'), ['example.com']);
+    assert.deepEqual(valuesOf(request, 'x-unicode'), unicode);
+    const response = ex.responseHeaders.toFlat();
+    assert.deepEqual(valuesOf(response, 'x-resp'), ['a', 'b']);
+    assert.deepEqual(valuesOf(response, 'x-unicode'), ['héllo']);
+  });
+
+  test('a header nobody touched leaves the snapshot as it came', async () => {
+    const middleware = await load('request-line.wat');
+    const ex = new MemoryExchange({ responseHeaders: ['Content-Type', 'text/plain'] });
+    middleware.handleRequest(ex);
+    assert.equal(ex.requestHeaders.modified, true);
+    assert.equal(ex.responseHeaders.modified, false);
+    assert.deepEqual(ex.responseHeaders.toFlat(), ['content-type', 'text/plain']);
+  });
+
+  test('setting a trailer traps: the host does not support trailers', async () => {
+    const middleware = await load('trailer-set.wat');
+    assert.throws(() => middleware.handleRequest(new MemoryExchange()), (err: Error) => {
+      assert.ok(err instanceof WasmGuestError);
+      assert.match(err.message, /trailers are not supported/);
+      return true;
+    });
+  });
+});
+
+describe('wasm host: request line', () => {
+  test('method, URI, protocol version and source address are readable; method and URI rewritable', async () => {
+    const middleware = await load('request-line.wat');
+    const ex = new MemoryExchange({ method: 'GET', uri: '/v1.0/invoke/app/method/hi?name=kung+fu+panda', protocolVersion: 'HTTP/1.1', sourceAddr: '[::1]:51234' });
+    const request = middleware.handleRequest(ex);
+    assert.equal(request.next, true);
+    const headers = ex.requestHeaders.toFlat();
+    assert.deepEqual(valuesOf(headers, 'x-method'), ['GET']);
+    assert.deepEqual(valuesOf(headers, 'x-uri'), ['/v1.0/invoke/app/method/hi?name=kung+fu+panda']);
+    assert.deepEqual(valuesOf(headers, 'x-proto'), ['HTTP/1.1']);
+    assert.deepEqual(valuesOf(headers, 'x-source'), ['[::1]:51234']);
+    assert.equal(ex.method, 'PUT');
+    assert.equal(ex.uri, '/v1.0/rewritten?to=new%20place');
+  });
+
+  test('an empty URI reads as "/"', async () => {
+    const middleware = await load('request-line.wat');
+    const ex = new MemoryExchange({ uri: '' });
+    middleware.handleRequest(ex);
+    assert.deepEqual(valuesOf(ex.requestHeaders.toFlat(), 'x-uri'), ['/']);
+  });
+});
+
+describe('wasm host: bodies and the response', () => {
+  for (const size of [25_500, 3000, 0]) {
+    test(`a buffered request body of ${size} bytes is read in 1000-byte chunks up to EOF`, async () => {
+      const middleware = await load('body.wat');
+      const body = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) body[i] = (i * 31) & 0xff;
+      const ex = new MemoryExchange({ method: 'POST', requestBody: body });
+      const request = middleware.handleRequest(ex);
+      assert.equal(request.features & Feature.bufferRequest, Feature.bufferRequest);
+      const answer = Buffer.from(ex.responseBody);
+      assert.deepEqual(answer.subarray(0, size), body);
+      // EOF comes with the last bytes; an empty body needs one read.
+      assert.equal(answer.readUInt32LE(size), Math.max(1, Math.ceil(size / 1000)));
+      assert.deepEqual(Buffer.from(ex.requestBody), body, 'a buffered body stays for the next handler');
+    });
+  }
+
+  test('without buffer_request, what the guest read is gone for the next handler', async () => {
+    const reader = wat(`(module (import "http_handler" "read_body" (func $read (param i32 i32 i32) (result i64)))
+      (memory (export "memory") 1)
+      (func (export "handle_request") (result i64) (drop (call $read (i32.const 0) (i32.const 64) (i32.const 4))) (i64.const 1))
+      (func (export "handle_response") (param i32 i32)))`);
+    const middleware = await WasmMiddleware.load(reader, { logger: recordingLogger() });
+    const ex = new MemoryExchange({ method: 'POST', requestBody: Buffer.from('abcdefgh') });
+    middleware.handleRequest(ex);
+    assert.equal(text(ex.requestBody), 'efgh');
+  });
+
+  test('changing the response after the next handler without buffer_response fails the request', async () => {
+    const late = wat(`(module (import "http_handler" "set_status_code" (func $status (param i32)))
+      (memory (export "memory") 1)
+      (func (export "handle_request") (result i64) (i64.const 1))
+      (func (export "handle_response") (param i32 i32) (call $status (i32.const 201))))`);
+    const middleware = await WasmMiddleware.load(late, { name: 'late', logger: recordingLogger() });
+    const request = middleware.handleRequest(new MemoryExchange());
+    assert.throws(
+      () => middleware.handleResponse(request),
+      /wasm middleware "late" failed in handle_response: set_status_code after the next handler needs the buffer_response feature/,
+    );
+  });
+
+  test('a guest can answer by itself (next=0): its status, headers and body; handle_response is not called', async () => {
+    const middleware = await load('short-circuit.wat');
+    const ex = new MemoryExchange();
+    const request = middleware.handleRequest(ex);
+    assert.equal(request.next, false);
+    assert.equal(ex.statusCode, 403);
+    assert.deepEqual(valuesOf(ex.responseHeaders.toFlat(), 'content-type'), ['text/plain']);
+    assert.equal(text(ex.responseBody), 'denied!');
+    middleware.handleResponse(request);
+  });
+
+  test('handle_response gets the request context, rewrites the status and wraps the buffered body', async () => {
+    const middleware = await load('response.wat');
+    const ex = new MemoryExchange();
+    const request = middleware.handleRequest(ex);
+    assert.equal(request.next, true);
+    assert.equal(request.reqCtx, 42);
+    assert.ok(request.features & Feature.bufferResponse, 'the caller learns it must buffer the response');
+    // The next handler answers.
+    ex.statusCode = 404;
+    ex.responseBody = Buffer.from('{"missing":true}');
+    middleware.handleResponse(request);
+    assert.equal(ex.statusCode, 410);
+    assert.equal(text(ex.responseBody), 'wrapped:{"missing":true}');
+    assert.deepEqual(valuesOf(ex.responseHeaders.toFlat(), 'x-error'), ['0']);
+
+    const failed = new MemoryExchange();
+    const second = middleware.handleRequest(failed);
+    failed.statusCode = 500;
+    middleware.handleResponse(second, true);
+    assert.equal(failed.statusCode, 500);
+    assert.deepEqual(valuesOf(failed.responseHeaders.toFlat(), 'x-error'), ['1']);
+  });
+});
+
+describe('wasm host: configuration, logging and features', () => {
+  test('get_config hands over guestConfig, its length first', async () => {
+    const config = '{"environment":"production","ünï":"✓"}';
+    const middleware = await load('config.wat', { guestConfig: Buffer.from(config) });
+    const ex = new MemoryExchange();
+    middleware.handleRequest(ex);
+    assert.equal(text(ex.responseBody), config);
+
+    const unconfigured = await load('config.wat');
+    const empty = new MemoryExchange();
+    unconfigured.handleRequest(empty);
+    assert.equal(empty.responseBody.byteLength, 0);
+  });
+
+  for (const [threshold, enabled] of [
+    ['info', [0, 1, 1, 1, 0]],
+    ['debug', [1, 1, 1, 1, 0]],
+    ['error', [0, 0, 0, 1, 0]],
+  ] as const) {
+    test(`log levels map onto the host's (threshold ${threshold}); "none" never logs`, async () => {
+      const logger = recordingLogger(threshold);
+      const middleware = await load('log.wat', { logger });
+      const ex = new MemoryExchange();
+      middleware.handleRequest(ex);
+      assert.deepEqual([...ex.responseBody], enabled);
+      const expected = [
+        { level: 'debug', msg: 'debug message' },
+        { level: 'info', msg: 'info message' },
+        { level: 'warn', msg: 'warn message' },
+        { level: 'error', msg: 'error message' },
+      ].filter((_, i) => enabled[i] === 1);
+      assert.deepEqual(logger.lines, expected);
+    });
+  }
+
+  test('features: buffering is granted, trailers never; start-up features apply to every request', async () => {
+    const middleware = await load('features.wat');
+    for (let i = 0; i < 2; i++) {
+      const ex = new MemoryExchange();
+      const request = middleware.handleRequest(ex);
+      const answer = Buffer.from(ex.responseBody);
+      assert.equal(answer.readUInt32LE(0), Feature.bufferRequest, 'enabled in _initialize');
+      assert.equal(answer.readUInt32LE(4), Feature.bufferRequest | Feature.bufferResponse, 'trailers are not granted');
+      assert.equal(request.features & Feature.trailers, 0);
+    }
+  });
+});
+
+describe('wasm host: faults', () => {
+  test('a trap fails only its request, is logged, and the next request runs on a fresh instance', async () => {
+    const logger = recordingLogger();
+    const middleware = await load('trap.wat', { logger });
+    const count = (ex: MemoryExchange): string[] => valuesOf(ex.requestHeaders.toFlat(), 'x-count');
+
+    const first = new MemoryExchange();
+    const inFlight = middleware.handleRequest(first);
+    assert.deepEqual(count(first), ['1']);
+    const second = new MemoryExchange();
+    middleware.handleRequest(second);
+    assert.deepEqual(count(second), ['2']);
+
+    assert.throws(() => middleware.handleRequest(new MemoryExchange({ requestHeaders: ['x-trap', '1'] })), (err: Error) => {
+      assert.ok(err instanceof WasmGuestError);
+      assert.equal(err.httpStatus, 500);
+      assert.deepEqual(Object.keys(err.toJSON()), ['errorCode', 'message']);
+      assert.match(err.message, /wasm middleware "trap.wat" failed in handle_request: unreachable/);
+      return true;
+    });
+    assert.ok(logger.lines.some((line) => line.level === 'error' && /unreachable/.test(line.msg)), 'the cause is logged');
+
+    const third = new MemoryExchange();
+    middleware.handleRequest(third);
+    assert.deepEqual(count(third), ['1'], 'a fresh instance');
+
+    // The request that was past handle_request on the trapped instance cannot finish on it.
+    assert.throws(() => middleware.handleResponse(inFlight), WasmGuestError);
+  });
+
+  test('an instance whose memory grew past the limit is replaced after the request', async () => {
+    const logger = recordingLogger();
+    const middleware = await load('memory.wat', { logger, maxMemoryBytes: 2 * 65536 });
+    const pages = (headers: string[] = []): string[] => {
+      const ex = new MemoryExchange({ requestHeaders: headers });
+      middleware.handleRequest(ex);
+      return valuesOf(ex.requestHeaders.toFlat(), 'x-pages');
+    };
+    assert.deepEqual(pages(), ['1']);
+    assert.deepEqual(pages(['x-grow', '1']), ['3']);
+    assert.deepEqual(pages(), ['1'], 'a fresh instance with its initial memory');
+    assert.ok(logger.lines.some((line) => line.level === 'warn' && /grew to 196608 bytes/.test(line.msg)));
+  });
+
+  test('a guest without handle_request is refused at load with a clear message', async () => {
+    await assert.rejects(load('missing-export.wat'), (err: Error) => {
+      assert.ok(err instanceof WasmLoadError);
+      assert.match(err.message, /does not export the function "handle_request"/);
+      return true;
+    });
+  });
+
+  test('a guest importing what the host lacks, or bytes that are not wasm, are refused at load', async () => {
+    const foreign = wat(`(module (import "env" "abort" (func)) (memory (export "memory") 1)
+      (func (export "handle_request") (result i64) (i64.const 1)) (func (export "handle_response") (param i32 i32)))`);
+    await assert.rejects(WasmMiddleware.load(foreign), /imports function "env.abort", which this host does not provide/);
+    await assert.rejects(WasmMiddleware.load(Buffer.from('not wasm')), WasmLoadError);
+  });
+});
+
+describe('wasm host: WASI', () => {
+  test('a TinyGo-style _start ending in proc_exit(0) counts as started; fd_write reaches the log', async () => {
+    const logger = recordingLogger();
+    const middleware = await load('wasi-command.wat', { logger });
+    assert.deepEqual(logger.lines, [
+      { level: 'info', msg: 'main ran' },
+      { level: 'info', msg: 'in two lines' },
+    ]);
+    const request = middleware.handleRequest(new MemoryExchange());
+    assert.equal(request.next, true);
+    assert.deepEqual(logger.lines.slice(2), [
+      { level: 'info', msg: 'handling a request' },
+      { level: 'warn', msg: 'no newline' },
+    ]);
+  });
+
+  test('a guest whose _start exits with a non-zero code fails to load', async () => {
+    const exiting = wat(`(module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      (memory (export "memory") 1) (func (export "_start") (call $exit (i32.const 3)))
+      (func (export "handle_request") (result i64) (i64.const 1)) (func (export "handle_response") (param i32 i32)))`);
+    await assert.rejects(WasmMiddleware.load(exiting), /failed to start: guest called proc_exit\(3\)/);
+  });
+
+  test('strictSandbox: fixed wall clock, a monotonic clock that ticks, and seeded randomness', async () => {
+    const run = async (strictSandbox: boolean): Promise<Buffer> => {
+      const middleware = await load('sandbox.wat', { strictSandbox });
+      const ex = new MemoryExchange();
+      middleware.handleRequest(ex);
+      return Buffer.from(ex.responseBody);
+    };
+    const [a, b] = [await run(true), await run(true)];
+    assert.deepEqual(a, b, 'two sandboxes see the same clocks and random bytes');
+    assert.equal(a.readBigUInt64LE(0), 1_640_995_200_000_000_000n);
+    assert.ok(a.readBigUInt64LE(16) > a.readBigUInt64LE(8));
+
+    const [c, d] = [await run(false), await run(false)];
+    const wall = Number(c.readBigUInt64LE(0) / 1_000_000n);
+    assert.ok(Math.abs(wall - Date.now()) < 60_000, 'the real wall clock');
+    assert.notDeepEqual(c.subarray(24), d.subarray(24), 'real randomness');
+  });
+});
+
+describe('wasm host: loading and hot reload', () => {
+  const dir = tempDir('wasm-host');
+  let server: Server;
+  let base: string;
+  before(async () => {
+    server = createServer((req, res) => {
+      if (req.url === '/config.wasm') res.end(fixture('config.wat'));
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    await new Promise((closed) => server.close(closed));
+    dir.remove();
+  });
+
+  test('guests load from file:// and http:// URLs with their guestConfig', async () => {
+    const path = join(dir.path, 'config.wasm');
+    writeFileSync(path, fixture('config.wat'));
+    for (const url of [pathToFileURL(path).href, `${base}/config.wasm`]) {
+      const middleware = await loadWasmMiddleware(url, { guestConfig: Buffer.from(url), logger: recordingLogger() });
+      const ex = new MemoryExchange();
+      middleware.handleRequest(ex);
+      assert.equal(text(ex.responseBody), url);
+    }
+    await assert.rejects(loadWasmMiddleware(`${base}/missing.wasm`), /HTTP 404/);
+    await assert.rejects(loadWasmMiddleware(pathToFileURL(join(dir.path, 'absent.wasm')).href), WasmLoadError);
+    await assert.rejects(loadWasmMiddleware('oci://registry/guest:1'), /unsupported scheme/);
+  });
+
+  test('metadata: url, guestConfig and strictSandbox as Dapr names them', () => {
+    const options = wasmOptionsFromMetadata({
+      name: 'rewrite', type: 'middleware.http.wasm', version: 'v1',
+      properties: { URL: 'file://router.wasm', guestConfig: 'environment=production', strictSandbox: 'true' },
+    });
+    assert.equal(options.url, 'file://router.wasm');
+    assert.equal(text(options.guestConfig!), 'environment=production');
+    assert.equal(options.strictSandbox, true);
+    assert.throws(() => wasmOptionsFromMetadata({ name: 'w', type: 'middleware.http.wasm', version: 'v1', properties: {} }), /"url" is required/);
+  });
+
+  test('a reload swaps modules between requests; a request in flight finishes on the old one', async () => {
+    const middleware = await WasmMiddleware.load(fixture('stamp.wat', { VERSION: 'a' }), { logger: recordingLogger() });
+    const stamp = (flat: string[]): string[] => valuesOf(flat, 'x-version');
+
+    const early = new MemoryExchange();
+    const inFlight = middleware.handleRequest(early);
+    assert.deepEqual(stamp(early.requestHeaders.toFlat()), ['a']);
+
+    await middleware.reload(fixture('stamp.wat', { VERSION: 'b' }));
+    assert.equal(middleware.generation, 1);
+    const late = new MemoryExchange();
+    middleware.handleResponse(middleware.handleRequest(late));
+    assert.deepEqual(stamp(late.requestHeaders.toFlat()), ['b']);
+    assert.deepEqual(stamp(late.responseHeaders.toFlat()), ['b']);
+
+    middleware.handleResponse(inFlight);
+    assert.deepEqual(stamp(early.responseHeaders.toFlat()), ['a'], 'finished on the module it started on');
+
+    await assert.rejects(middleware.reload(fixture('missing-export.wat')), WasmLoadError);
+    const after = new MemoryExchange();
+    middleware.handleRequest(after);
+    assert.deepEqual(stamp(after.requestHeaders.toFlat()), ['b'], 'a bad module leaves the running one in place');
+  });
+
+  test('a watched file:// guest is reloaded when the file is rebuilt', async (t) => {
+    const path = join(dir.path, 'stamp.wasm');
+    writeFileSync(path, fixture('stamp.wat', { VERSION: 'a' }));
+    const url = pathToFileURL(path).href;
+    const middleware = await loadWasmMiddleware(url, { logger: recordingLogger() });
+    const errors: Error[] = [];
+    const watcher = watchGuestFile(middleware, url, (err) => errors.push(err));
+    t.after(() => watcher.close());
+    const stamp = (): string[] => {
+      const ex = new MemoryExchange();
+      middleware.handleRequest(ex);
+      return valuesOf(ex.requestHeaders.toFlat(), 'x-version');
+    };
+    assert.deepEqual(stamp(), ['a']);
+    writeFileSync(path, fixture('stamp.wat', { VERSION: 'c' }));
+    await eventually(5000, async () => assert.deepEqual(stamp(), ['c']));
+    assert.deepEqual(errors, []);
+  });
+});
