@@ -1,7 +1,7 @@
 // Builds every http-wasm middleware (middleware-wasm/template and middleware-wasm/builtin/*) with the
 // AssemblyScript compiler into dist/middleware-wasm/<name>.wasm, then refuses any module that imports
-// something other than the http_handler host functions: hosts such as Dapr's provide nothing else, so such a
-// module would build fine and only fail when a sidecar loads it.
+// something other than the http_handler host functions and the one WASI clock: hosts such as Dapr's provide
+// nothing else, so such a module would build fine and only fail when a sidecar loads it.
 //
 //   node scripts/build-middleware.mjs [--debug]
 import asc from 'assemblyscript/asc';
@@ -34,10 +34,22 @@ export function middlewareDirs(root = PROJECT_ROOT) {
   return candidates.filter((dir) => existsSync(join(dir, 'asconfig.json')));
 }
 
-/** Imports of a compiled module that the http_handler ABI does not provide, as "module.name" strings. */
+/**
+ * The one WASI function a middleware may import: the ABI has no clock, and http-wasm hosts (Dapr's wazero
+ * included) give guests WASI preview1 for TinyGo's sake.
+ */
+const ALLOWED_WASI_FUNCTIONS = new Set(['clock_time_get']);
+
+function allowed(entry) {
+  if (entry.kind !== 'function') return false;
+  if (entry.module === 'http_handler') return HTTP_HANDLER_FUNCTIONS.has(entry.name);
+  return entry.module === 'wasi_snapshot_preview1' && ALLOWED_WASI_FUNCTIONS.has(entry.name);
+}
+
+/** Imports of a compiled module outside the http_handler ABI and the allowed WASI clock, as "module.name" strings. */
 export function disallowedImports(wasm) {
   return WebAssembly.Module.imports(new WebAssembly.Module(wasm))
-    .filter((entry) => !(entry.module === 'http_handler' && entry.kind === 'function' && HTTP_HANDLER_FUNCTIONS.has(entry.name)))
+    .filter((entry) => !allowed(entry))
     .map((entry) => `${entry.module}.${entry.name}`);
 }
 
@@ -45,7 +57,7 @@ export function disallowedImports(wasm) {
 export function checkImports(wasm, label) {
   const refused = disallowedImports(wasm);
   if (refused.length > 0) {
-    throw new Error(`${label} imports ${refused.join(', ')}: a middleware may only import http_handler functions ` +
+    throw new Error(`${label} imports ${refused.join(', ')}: a middleware may only import http_handler functions and wasi_snapshot_preview1.clock_time_get ` +
       '(env.abort means the preset\'s custom abort is missing; env.seed comes from Math.random, env.trace from trace, ' +
       'Date.now from Date)');
   }

@@ -1,0 +1,91 @@
+/**
+ * The guests the wasm scenario runs: two written in WebAssembly text (bench/guests/*.wat, compiled with wabt at
+ * run time) and the SDK's template middleware, built with the project's own build script into a temp dir.
+ */
+import { readFileSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import createWabt from 'wabt';
+import { repoRoot } from '../lib/layout.js';
+import { makeTempDir, removeTempDir } from '../lib/tempdir.js';
+
+/**
+ * The source tree. The compiled bench may live in any out dir next to a symlinked package.json; the symlink's
+ * target is the checkout holding the .wat sources, the SDK and the build script.
+ */
+const sourceRoot = dirname(realpathSync(join(repoRoot, 'package.json')));
+
+export interface BenchGuests {
+  /** handle_request returns next, handle_response does nothing. */
+  readonly noop: Uint8Array;
+  /** middleware-wasm/template, release preset: reads x-tenant, rewrites the URI, sets x-tenant-routed. */
+  readonly template: Uint8Array;
+  /** Sets x-served-by on the response. */
+  readonly responseHeader: Uint8Array;
+}
+
+type Wabt = Awaited<ReturnType<typeof createWabt>>;
+
+function compileWat(wabt: Wabt, file: string): Uint8Array {
+  const path = join(sourceRoot, 'bench', 'guests', file);
+  const module = wabt.parseWat(file, readFileSync(path, 'utf8'));
+  try {
+    return module.toBinary({}).buffer;
+  } finally {
+    module.destroy();
+  }
+}
+
+interface BuildScript {
+  buildMiddleware(dir: string, options: { outDir: string; target: 'release' | 'debug' }): Promise<string>;
+}
+
+/** Built afresh on every run, so the bench never times a stale dist/middleware-wasm/template.wasm. */
+async function buildTemplate(): Promise<Uint8Array> {
+  const script = pathToFileURL(join(sourceRoot, 'scripts', 'build-middleware.mjs')).href;
+  const { buildMiddleware } = (await import(script)) as BuildScript;
+  const outDir = makeTempDir('wasm');
+  try {
+    const output = await buildMiddleware(join(sourceRoot, 'middleware-wasm', 'template'), { outDir, target: 'release' });
+    return readFileSync(output);
+  } finally {
+    removeTempDir(outDir);
+  }
+}
+
+export async function loadBenchGuests(): Promise<BenchGuests> {
+  const wabt = await createWabt();
+  return {
+    noop: compileWat(wabt, 'noop.wat'),
+    template: await buildTemplate(),
+    responseHeader: compileWat(wabt, 'response-header.wat'),
+  };
+}
+
+/** Unsigned LEB128, as wasm encodes sizes. */
+function leb128(value: number): number[] {
+  const bytes: number[] = [];
+  do {
+    let byte = value & 0x7f;
+    value >>>= 7;
+    if (value !== 0) byte |= 0x80;
+    bytes.push(byte);
+  } while (value !== 0);
+  return bytes;
+}
+
+/**
+ * `bytes` with a custom section holding `tag` appended. V8 shares a compiled module between modules of identical
+ * bytes while one is alive, so a cold start timed on the same bytes twice could skip compilation; a custom
+ * section changes the bytes and nothing else.
+ */
+export function distinctCopy(bytes: Uint8Array, tag: string): Uint8Array {
+  const name = Buffer.from('pillion.bench', 'utf8');
+  const payload = Buffer.from(tag, 'utf8');
+  const content = [...leb128(name.length), ...name, ...payload];
+  const section = Uint8Array.from([0, ...leb128(content.length), ...content]);
+  const copy = new Uint8Array(bytes.length + section.length);
+  copy.set(bytes, 0);
+  copy.set(section, bytes.length);
+  return copy;
+}

@@ -1,0 +1,350 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Logger, LogLevel } from '../proxy/runtime/logger.js';
+import { MemoryExchange, WasmMiddleware, type GuestRequest, type MemoryExchangeInit } from '../middleware-wasm/host/index.js';
+import { eventually } from './support/eventually.js';
+
+// The compiled test may run from an output dir that only links package.json; its real location is the root.
+const PROJECT_ROOT = dirname(realpathSync(fileURLToPath(new URL('../../package.json', import.meta.url))));
+const BUILTIN_DIR = join(PROJECT_ROOT, 'middleware-wasm', 'builtin');
+const BUILTINS = ['apikey', 'ratelimit', 'routeralias', 'routerchecker', 'uppercase'] as const;
+type Builtin = (typeof BUILTINS)[number];
+
+/** Imports a built-in has beyond http_handler: the rate limiter needs a clock, which the ABI lacks. */
+const EXTRA_IMPORTS: Partial<Record<Builtin, string[]>> = { ratelimit: ['wasi_snapshot_preview1.clock_time_get'] };
+
+interface BuildScript {
+  buildMiddleware(dir: string, options?: { outDir?: string }): Promise<string>;
+}
+
+// @types/node does not declare the WebAssembly global; these are the few members used here.
+interface WasmGlobal {
+  Module: { new (bytes: Uint8Array): object; imports(m: object): Array<{ module: string; name: string }> };
+}
+const WebAssemblyApi = (globalThis as unknown as { WebAssembly: WasmGlobal }).WebAssembly;
+
+const wasm = new Map<Builtin, Uint8Array>();
+let outDir: string;
+
+before(async () => {
+  const build = (await import(pathToFileURL(join(PROJECT_ROOT, 'scripts', 'build-middleware.mjs')).href)) as BuildScript;
+  outDir = mkdtempSync(join(tmpdir(), 'pillion-wasm-builtin-'));
+  for (const name of BUILTINS) {
+    wasm.set(name, readFileSync(await build.buildMiddleware(join(BUILTIN_DIR, name), { outDir })));
+  }
+});
+after(() => rmSync(outDir, { recursive: true, force: true }));
+
+/** A logger that keeps what it is given. */
+function recordingLogger(): Logger & { lines: Array<{ level: LogLevel; msg: string }> } {
+  const lines: Array<{ level: LogLevel; msg: string }> = [];
+  const write = (level: LogLevel) => (msg: string) => void lines.push({ level, msg });
+  return { lines, enabled: () => true, debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+interface Loaded {
+  middleware: WasmMiddleware;
+  logger: ReturnType<typeof recordingLogger>;
+}
+
+/** Loads a built-in with `metadata` as its configuration, the JSON object of strings the host passes. */
+async function load(name: Builtin, metadata: Record<string, string> | string = {}, strictSandbox = false): Promise<Loaded> {
+  const logger = recordingLogger();
+  const config = typeof metadata === 'string' ? metadata : JSON.stringify(metadata);
+  const middleware = await WasmMiddleware.load(wasm.get(name)!, {
+    name,
+    guestConfig: new TextEncoder().encode(config),
+    strictSandbox,
+    logger,
+  });
+  return { middleware, logger };
+}
+
+interface Outcome {
+  request: GuestRequest;
+  exchange: MemoryExchange;
+}
+
+function run(middleware: WasmMiddleware, init: MemoryExchangeInit = {}): Outcome {
+  const exchange = new MemoryExchange(init);
+  const request = middleware.handleRequest(exchange);
+  if (request.next) middleware.handleResponse(request);
+  return { request, exchange };
+}
+
+function responseHeader(exchange: MemoryExchange, name: string): string | undefined {
+  const out: string[] = [];
+  return exchange.responseHeaders.collectValues(name, out) > 0 ? out[0] : undefined;
+}
+
+const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8');
+
+/** Asserts the guest answered itself with `status`; returns the body as text. */
+function assertAnswered({ request, exchange }: Outcome, status: number): string {
+  assert.equal(request.next, false, 'the middleware answers instead of passing the request on');
+  assert.equal(exchange.statusCode, status);
+  return text(exchange.responseBody);
+}
+
+function assertMisconfigured(outcome: Outcome, logger: Loaded['logger'], fragment: string): void {
+  const body = JSON.parse(assertAnswered(outcome, 500)) as { errorCode: string; message: string };
+  assert.equal(body.errorCode, 'ERR_MIDDLEWARE_CONFIG');
+  assert.match(body.message, new RegExp(fragment));
+  assert.ok(logger.lines.some((line) => line.level === 'error' && line.msg.includes(fragment)), 'the problem is logged at start');
+}
+
+describe('built-in middleware modules', () => {
+  test('each imports only http_handler functions, the rate limiter also the WASI clock', () => {
+    for (const name of BUILTINS) {
+      const imports = WebAssemblyApi.Module.imports(new WebAssemblyApi.Module(wasm.get(name)!));
+      const foreign = imports.filter((entry) => entry.module !== 'http_handler').map((entry) => `${entry.module}.${entry.name}`);
+      assert.deepEqual(foreign, EXTRA_IMPORTS[name] ?? [], name);
+    }
+  });
+
+  test('a configuration that is not a JSON object of strings is refused: 500 on every request', async () => {
+    const { middleware, logger } = await load('routerchecker', '{"rule": ["^/a$"]}');
+    assertMisconfigured(run(middleware, { uri: '/a' }), logger, 'not a JSON object of strings');
+    assertMisconfigured(run(middleware, { uri: '/b' }), logger, 'not a JSON object of strings');
+  });
+
+  test('metadata names match ignoring case; JSON escapes in values are resolved', async () => {
+    const { middleware } = await load('routerchecker', '{"RULE": "^\\/v1\\\\.\\u0030\\/[a-z]+$"}');
+    assert.equal(run(middleware, { uri: '/v1.0/state' }).request.next, true);
+    assertAnswered(run(middleware, { uri: '/v1x0/state' }), 400);
+  });
+});
+
+describe('uppercase (middleware.http.uppercase)', () => {
+  let middleware: WasmMiddleware;
+  before(async () => ({ middleware } = await load('uppercase')));
+
+  test('upper-cases the request body and passes the request on', () => {
+    const { request, exchange } = run(middleware, { method: 'POST', requestBody: Buffer.from('hello, world 42!') });
+    assert.equal(request.next, true);
+    assert.equal(text(exchange.requestBody), 'HELLO, WORLD 42!');
+  });
+
+  test('upper-cases a large body', () => {
+    const body = 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(60_000); // about 2 MiB
+    const { exchange } = run(middleware, { method: 'POST', requestBody: Buffer.from(body) });
+    assert.equal(text(exchange.requestBody), body.toUpperCase());
+  });
+
+  test('upper-cases unicode text, large bodies included', () => {
+    const phrase = 'héllo wörld ñandú, αβγ δ, привет мир, emoji 😀 stays; ';
+    for (const body of [phrase, phrase.repeat(20_000)]) {
+      const { exchange } = run(middleware, { method: 'POST', requestBody: Buffer.from(body) });
+      assert.equal(text(exchange.requestBody), body.toUpperCase());
+    }
+  });
+
+  test('leaves an empty body empty', () => {
+    const { request, exchange } = run(middleware, { method: 'GET' });
+    assert.equal(request.next, true);
+    assert.equal(exchange.requestBody.length, 0);
+  });
+
+  test('bodies of successive requests stay apart', () => {
+    assert.equal(text(run(middleware, { requestBody: Buffer.from('first longer body') }).exchange.requestBody), 'FIRST LONGER BODY');
+    assert.equal(text(run(middleware, { requestBody: Buffer.from('ab') }).exchange.requestBody), 'AB');
+  });
+});
+
+describe('routeralias (middleware.http.routeralias)', () => {
+  const routes = {
+    '/mall/activity/info': '/v1.0/invoke/srv.default/method/mall/activity/info',
+    '/hello/activity/{id}/info': '/v1.0/invoke/srv.default/method/hello/activity/info',
+  };
+  let middleware: WasmMiddleware;
+  before(async () => ({ middleware } = await load('routeralias', { routes: JSON.stringify(routes) })));
+
+  test('rewrites an alias to its target, keeping the query string', () => {
+    const { request, exchange } = run(middleware, { uri: '/mall/activity/info?id=123&name=kung+fu' });
+    assert.equal(request.next, true);
+    assert.equal(exchange.uri, '/v1.0/invoke/srv.default/method/mall/activity/info?id=123&name=kung+fu');
+  });
+
+  test('rewrites an alias without a query', () => {
+    assert.equal(run(middleware, { uri: '/mall/activity/info' }).exchange.uri, '/v1.0/invoke/srv.default/method/mall/activity/info');
+  });
+
+  test('adds path variables to the query', () => {
+    assert.equal(
+      run(middleware, { uri: '/hello/activity/a%20b/info?x=1' }).exchange.uri,
+      '/v1.0/invoke/srv.default/method/hello/activity/info?x=1&id=a+b',
+    );
+  });
+
+  test('leaves other paths alone, including near misses', () => {
+    for (const uri of ['/v1.0/state/store', '/mall/activity/info/', '/mall/activity', '/hello/activity//info']) {
+      const { request, exchange } = run(middleware, { uri });
+      assert.equal(request.next, true);
+      assert.equal(exchange.uri, uri);
+    }
+  });
+
+  test('reads the older form, one metadata entry per alias', async () => {
+    const { middleware: legacy, logger } = await load('routeralias', { '/old': '/v1.0/invoke/app/method/new' });
+    assert.equal(run(legacy, { uri: '/old?q=1' }).exchange.uri, '/v1.0/invoke/app/method/new?q=1');
+    assert.ok(logger.lines.some((line) => line.level === 'warn' && line.msg.includes('deprecated')));
+  });
+
+  test('refuses routes that are not JSON, or variables it cannot match', async () => {
+    const yaml = await load('routeralias', { routes: '/a: /b' });
+    assertMisconfigured(run(yaml.middleware, { uri: '/a' }), yaml.logger, 'routes must be a JSON object');
+    const pattern = await load('routeralias', { routes: JSON.stringify({ '/a/{id:[0-9]+}': '/b' }) });
+    assertMisconfigured(run(pattern.middleware, { uri: '/a/1' }), pattern.logger, 'whole-segment variables');
+  });
+});
+
+describe('routerchecker (middleware.http.routerchecker)', () => {
+  let middleware: WasmMiddleware;
+  before(async () => ({ middleware } = await load('routerchecker', { rule: '^[A-Za-z0-9/._-]+$' })));
+
+  test("passes Dapr's documented PASS cases", () => {
+    for (const method of ['method', '01', 'METHOD', 'user/info', 'user_info', 'user-info']) {
+      assert.equal(run(middleware, { uri: `/v1.0/invoke/demo.default/method/${method}` }).request.next, true, method);
+    }
+    assert.equal(run(middleware, { uri: '/v1.0/invoke/demo/method/method' }).request.next, true);
+  });
+
+  test("refuses Dapr's documented FAIL cases with 400 invalid router", () => {
+    for (const tail of ['cat%20password', '%22%20AND%204210=4210%20limit%201', '%22$(curl']) {
+      const outcome = run(middleware, { uri: `/v1.0/invoke/demo.default/method/${tail}` });
+      assert.equal(assertAnswered(outcome, 400), 'invalid router', tail);
+      assert.equal(responseHeader(outcome.exchange, 'content-type'), 'text/plain; charset=utf-8');
+    }
+  });
+
+  test('matches the query too, as daprd does, and refuses malformed escapes', () => {
+    assertAnswered(run(middleware, { uri: '/v1.0/state/store?key=a' }), 400);
+    assert.equal(run(middleware, { uri: '/v1.0/state/store?' }).request.next, true);
+    assertAnswered(run(middleware, { uri: '/v1.0/state/%zz' }), 400);
+  });
+
+  test('supports the documented regex subset', async () => {
+    const cases: Array<[rule: string, passes: string[], fails: string[]]> = [
+      ['/v1\\.0/', ['/v1.0/state', '/x/v1.0/'], ['/v1x0/state']],
+      ['^/orders/\\d+$', ['/orders/42'], ['/orders/', '/orders/4a']],
+      ['^/a/[^/]*/c?$', ['/a//', '/a/bb/c', '/a/b/'], ['/a/b/d', '/a/b']],
+      ['^/x.*?y$', ['/xy', '/x/any/y'], ['/x/any/z']],
+      ['^/[\\d\\-a-c]+$', ['/1-a', '/cab'], ['/d']],
+      ['^/\\S+\\s?$', ['/a', '/a%20'], ['/a%20%20']],
+      ['^/[]x]+$', ['/]x]'], ['/y']],
+      ['', ['/anything'], []],
+    ];
+    for (const [rule, passes, fails] of cases) {
+      const { middleware: checker } = await load('routerchecker', { rule });
+      for (const uri of passes) assert.equal(run(checker, { uri }).request.next, true, `${rule} should pass ${uri}`);
+      for (const uri of fails) assertAnswered(run(checker, { uri }), 400);
+    }
+  });
+
+  test('refuses rules outside the subset at start: 500 on every request', async () => {
+    for (const rule of ['^/(a|b)$', '^/a{2}$', '^/a**$', '/a^b', '^/\\bword', '^/[[:alpha:]]$', '^/[a-', '*a']) {
+      const { middleware: checker, logger } = await load('routerchecker', { rule });
+      assertMisconfigured(run(checker, { uri: '/a' }), logger, 'is not supported');
+    }
+  });
+
+  test('without a rule every request passes, with a warning', async () => {
+    const { middleware: open, logger } = await load('routerchecker');
+    assert.equal(run(open, { uri: '/any thing' }).request.next, true);
+    assert.ok(logger.lines.some((line) => line.level === 'warn' && line.msg.includes('no rule')));
+  });
+});
+
+describe('ratelimit (middleware.http.ratelimit)', () => {
+  test('admits a burst of maxRequestsPerSecond, then 429 until the bucket refills (sandbox clock)', async () => {
+    // The strict sandbox's monotonic clock advances 1 ms per read, and the module reads it once per request:
+    // at 10/s the 10 first requests pass, and the next is admitted 100 ms after the first, at request 101.
+    const { middleware } = await load('ratelimit', { maxRequestsPerSecond: '10' }, true);
+    const admitted: number[] = [];
+    for (let i = 1; i <= 101; i++) {
+      const outcome = run(middleware, { sourceAddr: '10.0.0.1:5000' });
+      if (outcome.request.next) admitted.push(i);
+      else {
+        assert.equal(assertAnswered(outcome, 429), 'You have reached maximum request limit.');
+        assert.equal(responseHeader(outcome.exchange, 'content-type'), 'text/plain; charset=utf-8');
+      }
+    }
+    assert.deepEqual(admitted, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 101]);
+  });
+
+  test('limits each client apart: the connection address, or X-Forwarded-For / X-Real-IP', async () => {
+    const { middleware } = await load('ratelimit', { MaxRequestsPerSecond: '2' }, true);
+    const passes = (init: MemoryExchangeInit): boolean => run(middleware, init).request.next;
+    assert.deepEqual([1, 2, 3].map(() => passes({ sourceAddr: '10.0.0.1:1' })), [true, true, false]);
+    // Another port of the same address is the same client; another address is not.
+    assert.equal(passes({ sourceAddr: '10.0.0.1:2' }), false);
+    assert.equal(passes({ sourceAddr: '[::1]:2' }), true);
+    // Behind a proxy the last forwarded-for entry names the client.
+    const viaProxy = (forwarded: string): MemoryExchangeInit => ({ sourceAddr: '10.0.0.1:1', requestHeaders: ['X-Forwarded-For', forwarded] });
+    assert.deepEqual([1, 2, 3].map(() => passes(viaProxy('1.1.1.1, 2.2.2.2'))), [true, true, false]);
+    assert.equal(passes(viaProxy('2.2.2.2, 3.3.3.3')), true);
+    assert.equal(passes({ sourceAddr: '10.0.0.1:1', requestHeaders: ['X-Real-IP', '4.4.4.4'] }), true);
+  });
+
+  test('admits again once time has passed (real clock)', async () => {
+    const { middleware } = await load('ratelimit', { maxRequestsPerSecond: '5' });
+    const passes = (): boolean => run(middleware, { sourceAddr: '10.9.9.9:1' }).request.next;
+    const burst = Array.from({ length: 6 }, passes);
+    assert.deepEqual(burst, [true, true, true, true, true, false]);
+    // One request's worth refills in 200 ms at 5/s.
+    await eventually(2000, async () => assert.equal(passes(), true));
+  });
+
+  test('defaults to 100 per second', async () => {
+    // A burst of 100, plus one more per 10 ms of sandbox time (1 ms per request): the first refusal is the
+    // 112th request, where 10/s would refuse the 11th.
+    const { middleware } = await load('ratelimit', {}, true);
+    const results = Array.from({ length: 120 }, () => run(middleware).request.next);
+    assert.equal(results.indexOf(false) + 1, 112);
+  });
+
+  test('refuses a rate that is not a positive number', async () => {
+    for (const rate of ['abc', '0', '-5', '10x']) {
+      const { middleware, logger } = await load('ratelimit', { maxRequestsPerSecond: rate });
+      assertMisconfigured(run(middleware), logger, 'maxRequestsPerSecond must be a positive number');
+    }
+  });
+});
+
+describe('apikey', () => {
+  let middleware: WasmMiddleware;
+  before(async () => ({ middleware } = await load('apikey', { keys: ' alpha-key , beta-key ,' })));
+
+  test('passes a request carrying one of the keys', () => {
+    for (const key of ['alpha-key', 'beta-key']) {
+      assert.equal(run(middleware, { requestHeaders: ['X-Api-Key', key] }).request.next, true, key);
+    }
+  });
+
+  test('answers 401 with a JSON error when the key is missing or wrong', () => {
+    for (const headers of [[], ['x-api-key', 'alpha'], ['x-api-key', 'alpha-key2'], ['x-api-key', ''], ['authorization', 'alpha-key']]) {
+      const outcome = run(middleware, { requestHeaders: headers });
+      const body = JSON.parse(assertAnswered(outcome, 401)) as { errorCode: string; message: string };
+      assert.equal(body.errorCode, 'ERR_UNAUTHORIZED');
+      assert.match(body.message, /x-api-key/);
+      assert.equal(responseHeader(outcome.exchange, 'content-type'), 'application/json');
+    }
+  });
+
+  test('reads the key from headerName', async () => {
+    const { middleware: custom } = await load('apikey', { headerName: 'X-Tenant-Key', keys: 'k1' });
+    assert.equal(run(custom, { requestHeaders: ['x-tenant-key', 'k1'] }).request.next, true);
+    assertAnswered(run(custom, { requestHeaders: ['x-api-key', 'k1'] }), 401);
+  });
+
+  test('refuses to run without keys: 500 on every request', async () => {
+    for (const metadata of [{}, { keys: ' , ' }] as Array<Record<string, string>>) {
+      const { middleware: empty, logger } = await load('apikey', metadata);
+      assertMisconfigured(run(empty, { requestHeaders: ['x-api-key', ''] }), logger, 'no API key is configured');
+    }
+  });
+});
