@@ -18,6 +18,7 @@ import {
   watchGuestFile,
   type WasmMiddlewareOptions,
 } from '../middleware-wasm/host/index.js';
+import { countLen } from '../middleware-wasm/host/guest-memory.js';
 import { eventually } from './support/eventually.js';
 import { tempDir } from './support/sidecar.js';
 
@@ -187,6 +188,65 @@ describe('wasm host: headers', () => {
       assert.match(err.message, /trailers are not supported/);
       return true;
     });
+  });
+});
+
+describe('wasm host: what the host remembers between calls', () => {
+  // Each request rewrites the same guest bytes: the name at 0 flips case ("x-ab"/"X-AB"), the value at 16 cycles
+  // through "true", "TRUE", "nope". The URI is read twice, the second time into a buffer too small for it.
+  const guest = `(module
+    (import "http_handler" "add_header_value" (func $add (param i32 i32 i32 i32 i32)))
+    (import "http_handler" "get_uri" (func $get_uri (param i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 32) "x-uri")
+    (data (i32.const 40) "x-mark")
+    (global $n (mut i32) (i32.const 0))
+    (func (export "handle_request") (result i64)
+      (local $len i32)
+      (if (i32.and (global.get $n) (i32.const 1))
+        (then (i32.store (i32.const 0) (i32.const 0x42412d58)))
+        (else (i32.store (i32.const 0) (i32.const 0x62612d78))))
+      (i32.store (i32.const 16) (i32.const 0x65757274))
+      (if (i32.eq (i32.rem_u (global.get $n) (i32.const 3)) (i32.const 1)) (then (i32.store (i32.const 16) (i32.const 0x45555254))))
+      (if (i32.eq (i32.rem_u (global.get $n) (i32.const 3)) (i32.const 2)) (then (i32.store (i32.const 16) (i32.const 0x65706f6e))))
+      (call $add (i32.const 0) (i32.const 0) (i32.const 4) (i32.const 16) (i32.const 4))
+      (local.set $len (call $get_uri (i32.const 256) (i32.const 1024)))
+      (call $add (i32.const 0) (i32.const 32) (i32.const 5) (i32.const 256) (local.get $len))
+      (i32.store8 (i32.const 600) (i32.const 90))
+      (drop (call $get_uri (i32.const 600) (i32.const 1)))
+      (call $add (i32.const 0) (i32.const 40) (i32.const 6) (i32.const 600) (i32.const 1))
+      (global.set $n (i32.add (global.get $n) (i32.const 1)))
+      (i64.const 0))
+    (func (export "handle_response") (param i32 i32)))`;
+
+  test('names, values and URIs are right however the bytes behind the same pointer change', async () => {
+    const middleware = await WasmMiddleware.load(wat(guest), { logger: recordingLogger() });
+    const uris = ['/v1.0/orders/1', '/v1.0/orders/2', '/v1.0/orders/1', '/v1.0/ördérs/1', '/a', '/v1.0/orders/1'];
+    const cycle = ['true', 'TRUE', 'nope'];
+    for (let i = 0; i < 12; i++) {
+      const ex = new MemoryExchange({ uri: uris[i % uris.length] });
+      middleware.handleRequest(ex);
+      const flat = ex.requestHeaders.toFlat();
+      assert.deepEqual(valuesOf(flat, 'x-ab'), [cycle[i % 3]], `request ${i}`);
+      assert.deepEqual(valuesOf(flat, 'x-uri'), [uris[i % uris.length]], `request ${i}`);
+      assert.deepEqual(valuesOf(flat, 'x-mark'), ['Z'], 'a buffer too small is left alone');
+    }
+  });
+
+  test('count_len results are exact at the edges and when cached values share a slot', () => {
+    const exact = (count: number, len: number): bigint => (BigInt(count) << 32n) | BigInt(len);
+    const edges: Array<[number, number]> = [
+      [0, 0], [1, 0], [0, 1], [1, 5], [0, 0xffff_ffff], [1, 0xffff_ffff], [0x1f_ffff, 0xffff_ffff],
+      [0x20_0000, 0], [0x20_0000, 0xffff_ffff], [0xffff_ffff, 0xffff_ffff],
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const [count, len] of edges) assert.equal(countLen(count, len), exact(count, len), `${count}, ${len}`);
+    }
+    // 1024 apart in len lands in the same slot: each call must still answer its own value.
+    for (let i = 0; i < 6; i++) {
+      const len = 5 + (i % 2) * 1024;
+      assert.equal(countLen(1, len), exact(1, len));
+    }
   });
 });
 

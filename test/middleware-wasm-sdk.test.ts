@@ -186,6 +186,19 @@ describe('middleware-wasm SDK template', () => {
     assert.equal(host.uri, `/tenants/${'t'.repeat(5_000)}${longPath}`);
   });
 
+  test('a URI exactly filling the scratch buffer behind prefix and tenant, or one byte over, is rewritten whole', () => {
+    const host = new FakeHost(templateModule).start();
+    host.requestHeaders.set('x-tenant', ['acme']);
+    const room = 4096 - '/tenants/acme'.length;
+    for (const length of [room - 1, room, room + 1]) {
+      const path = `/${'r'.repeat(length - 1)}`;
+      host.uri = path;
+      host.exports.handle_request();
+      assert.equal(host.uri, `/tenants/acme${path}`, `a URI of ${length} bytes`);
+      assert.deepEqual(host.header('x-tenant-routed'), ['true']);
+    }
+  });
+
   test('100,000 requests leave memory at its size after the first, and keep the state made at start', () => {
     const host = new FakeHost(templateModule);
     host.config = 'x-org';
@@ -305,5 +318,78 @@ onRequest((req: Request, res: Response): i64 => {
     host.requestHeaders.set('x-role', ['Admin']);
     assert.equal(host.exports.handle_request(), (7n << 32n) | 1n, 'proceeds with request context 7');
     assert.deepEqual(host.header('x-admin-method'), ['DELETE']);
+  });
+});
+
+describe('middleware-wasm SDK convenience layer', () => {
+  // Echoes every request header into "echo-<name>" and appends the method to the URI, so each string crosses
+  // guest memory both ways: decoded into a string, then staged back as UTF-8.
+  const entry = `
+import { onRequest, proceed, Request, Response } from "./middleware-wasm/assembly";
+export { handle_request, handle_response } from "./middleware-wasm/assembly";
+onRequest((req: Request, res: Response): i64 => {
+  const names = req.headers.names();
+  for (let i = 0; i < names.length; i++) {
+    const first = req.headers.get(names[i]);
+    if (first == null) unreachable();
+    req.headers.set("echo-" + names[i], first! + "|" + req.headers.values(names[i]).length.toString());
+  }
+  req.uri = req.uri + "#" + req.method;
+  return proceed();
+});`;
+
+  // ASCII around the 4- and 8-unit steps of the fast paths, non-ASCII at several offsets, surrogate pairs, and
+  // text too large for the staging buffers (names over 256 bytes, values over 4096 bytes in UTF-8 only).
+  const values = [
+    '', 'a', 'abc', 'abcd', 'abcdefg', 'abcdefgh', 'abcdefghi', 'x'.repeat(15), 'x'.repeat(16), 'x'.repeat(17),
+    'ü', 'aü', 'abcdefgü', 'abcdefghü', 'abcdefgh日本語', '日本語のヘッダー', 'emoji 😀 pair', '😀', `${'y'.repeat(40)}é`,
+    '日'.repeat(1500), 'z'.repeat(5000),
+  ];
+
+  test('strings of any length and script survive the trip into the guest and back', async () => {
+    const host = new FakeHost(await compileWithSdk(entry)).start();
+    for (const method of ['GET', 'PROPFIND', 'ÜBER']) {
+      const longName = `x-${'n'.repeat(300)}`;
+      host.requestHeaders.clear();
+      values.forEach((value, i) => host.requestHeaders.set(`x-h${i}`, [value, 'second']));
+      host.requestHeaders.set(longName, ['long name']);
+      host.method = method;
+      host.uri = '/path/ü?q=1';
+      assert.equal(host.exports.handle_request(), 1n);
+      values.forEach((value, i) => assert.deepEqual(host.header(`echo-x-h${i}`), [`${value}|2`], `value ${i}`));
+      assert.deepEqual(host.header(`echo-${longName}`), ['long name|1']);
+      assert.equal(host.uri, `/path/ü?q=1#${method}`);
+    }
+  });
+});
+
+describe('middleware-wasm SDK handlers', () => {
+  test('the response handler gets the request context; memory stays put with and without one', async () => {
+    const withResponse = await compileWithSdk(`
+import { onRequest, onResponse, proceed, Request, Response } from "./middleware-wasm/assembly";
+export { handle_request, handle_response } from "./middleware-wasm/assembly";
+onRequest((req: Request, res: Response): i64 => proceed(<u32>req.uri.length));
+onResponse((req: Request, res: Response, reqCtx: u32, isError: bool): void => {
+  req.headers.set("x-seen", req.uri + " " + reqCtx.toString() + (isError ? " error" : ""));
+});`);
+    const withoutResponse = await compileWithSdk(`
+import { onRequest, proceed, Request, Response } from "./middleware-wasm/assembly";
+export { handle_request, handle_response } from "./middleware-wasm/assembly";
+onRequest((req: Request, res: Response): i64 => { req.headers.set("x-seen", req.uri + "!"); return proceed(); });`);
+    for (const module of [withResponse, withoutResponse]) {
+      const host = new FakeHost(module).start();
+      host.uri = `/${'u'.repeat(5000)}`;
+      const size = (): number => host.exports.memory.buffer.byteLength;
+      host.exports.handle_request();
+      host.exports.handle_response(5001, 1);
+      const sizeAfterFirst = size();
+      for (let i = 0; i < 2000; i++) {
+        host.exports.handle_request();
+        host.exports.handle_response(5001, 0);
+      }
+      assert.equal(size(), sizeAfterFirst);
+      const expected = module === withResponse ? `${host.uri} 5001` : `${host.uri}!`;
+      assert.deepEqual(host.header('x-seen'), [expected]);
+    }
   });
 });

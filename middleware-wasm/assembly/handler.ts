@@ -32,7 +32,7 @@ const request = new Request();
 const response = new Response();
 
 let requestHandler: RequestHandler = (request: Request, response: Response): i64 => proceed();
-let responseHandler: ResponseHandler = (request: Request, response: Response, reqCtx: u32, isError: bool): void => {};
+let responseHandler: ResponseHandler | null = null;
 
 export function onRequest(handler: RequestHandler): void {
   requestHandler = handler;
@@ -50,6 +50,10 @@ export function handle_request(): i64 {
 }
 
 export function handle_response(reqCtx: i32, isError: i32): void {
+  // Without a response handler there is nothing to run, and what the request handler allocated goes at the next
+  // handle_request.
+  const handler = responseHandler;
+  if (handler == null) return;
   resetArena();
-  responseHandler(request, response, <u32>reqCtx, isError != 0);
+  handler(request, response, <u32>reqCtx, isError != 0);
 }

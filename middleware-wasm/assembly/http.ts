@@ -1,45 +1,59 @@
 // Convenience layer: strings and arrays instead of pointers. Values are allocated in the per-request arena
-// (see arena.ts), so they are only valid until the current handler call returns.
+// (see arena.ts), so they are only valid until the current handler call returns. Strings handed to the host are
+// staged in static memory (see stage.ts), so passing one allocates nothing.
 import * as abi from "./abi";
 import { SCRATCH, SCRATCH_SIZE } from "./scratch";
+import { NAME, NAME_SIZE, stage, stagedLen, TEXT, TEXT_SIZE } from "./stage";
+import { decode } from "./utf8";
 
 /** Reads a host string through a `get_*(buf, buf_limit) -> len` function, retrying with room when too large. */
 function readString(read: (buf: usize, limit: i32) => i32): string {
   const len = read(SCRATCH, SCRATCH_SIZE);
-  if (len <= SCRATCH_SIZE) return String.UTF8.decodeUnsafe(SCRATCH, <usize>len);
-  const buf = new ArrayBuffer(len);
-  read(changetype<usize>(buf), len);
-  return String.UTF8.decode(buf);
+  if (len <= SCRATCH_SIZE) return decode(SCRATCH, len);
+  const buf = changetype<usize>(new ArrayBuffer(len));
+  read(buf, len);
+  return decode(buf, len);
 }
 
-/** Reads a NUL-terminated list: the header names of `kind`, or the values of header `name` when given. */
-function readList(kind: i32, name: ArrayBuffer | null): string[] {
+/** Where a NUL-terminated list read by `fetchList` lies, and how long it is. */
+let listBuf: usize = 0;
+let listLen: i32 = 0;
+
+/**
+ * Reads a NUL-terminated list (the header names of `kind`, or the values of the header staged at `name`) into
+ * SCRATCH, or into an arena buffer when it is larger; sets listBuf/listLen and returns the count.
+ */
+function fetchList(kind: i32, name: usize, nameLen: i32): i32 {
+  let countLen = fetchInto(kind, name, nameLen, SCRATCH, SCRATCH_SIZE);
   let buf = SCRATCH;
-  let countLen = fetchList(kind, name, buf, SCRATCH_SIZE);
   let len = abi.lower32(countLen);
   if (len > SCRATCH_SIZE) {
     buf = changetype<usize>(new ArrayBuffer(len));
-    countLen = fetchList(kind, name, buf, len);
+    countLen = fetchInto(kind, name, nameLen, buf, len);
     len = abi.lower32(countLen);
   }
+  listBuf = buf;
+  listLen = len;
+  return abi.upper32(countLen);
+}
+
+function fetchInto(kind: i32, name: usize, nameLen: i32, buf: usize, limit: i32): i64 {
+  if (name == 0) return abi.get_header_names(kind, buf, limit);
+  return abi.get_header_values(kind, name, nameLen, buf, limit);
+}
+
+/** The items of the list `fetchList` read. */
+function listItems(): string[] {
   const items = new Array<string>(0);
+  const buf = listBuf;
   let start: i32 = 0;
-  for (let i: i32 = 0; i < len; i++) {
+  for (let i: i32 = 0; i < listLen; i++) {
     if (load<u8>(buf + <usize>i) == 0) {
-      items.push(String.UTF8.decodeUnsafe(buf + <usize>start, <usize>(i - start)));
+      items.push(decode(buf + <usize>start, i - start));
       start = i + 1;
     }
   }
   return items;
-}
-
-function fetchList(kind: i32, name: ArrayBuffer | null, buf: usize, limit: i32): i64 {
-  if (name == null) return abi.get_header_names(kind, buf, limit);
-  return abi.get_header_values(kind, changetype<usize>(name), name.byteLength, buf, limit);
-}
-
-function utf8(text: string): ArrayBuffer {
-  return String.UTF8.encode(text);
 }
 
 /** The headers (or trailers) of the request or the response. Names match case-insensitively. */
@@ -48,43 +62,53 @@ export class Headers {
 
   /** All header names, lower-cased by the host. */
   names(): string[] {
-    return readList(this.kind, null);
+    fetchList(this.kind, 0, 0);
+    return listItems();
   }
 
   /** The first value of `name`, or null when absent. */
   get(name: string): string | null {
-    const values = this.values(name);
-    return values.length > 0 ? values[0] : null;
+    const staged = stage(name, NAME, NAME_SIZE);
+    if (fetchList(this.kind, staged, stagedLen) == 0) return null;
+    // Only the first value is decoded: it ends at the first NUL.
+    const buf = listBuf;
+    let end: i32 = 0;
+    while (end < listLen && load<u8>(buf + <usize>end) != 0) end++;
+    return decode(buf, end);
   }
 
   /** Every value of `name`, in order; empty when absent. */
   values(name: string): string[] {
-    return readList(this.kind, utf8(name));
+    const staged = stage(name, NAME, NAME_SIZE);
+    fetchList(this.kind, staged, stagedLen);
+    return listItems();
   }
 
   has(name: string): bool {
-    const encoded = utf8(name);
+    const staged = stage(name, NAME, NAME_SIZE);
     // buf_limit 0 asks only whether the header exists.
-    return abi.get_header_values(this.kind, changetype<usize>(encoded), encoded.byteLength, SCRATCH, 0) != 0;
+    return abi.get_header_values(this.kind, staged, stagedLen, SCRATCH, 0) != 0;
   }
 
   /** Replaces all values of `name` with `value`. */
   set(name: string, value: string): void {
-    const n = utf8(name);
-    const v = utf8(value);
-    abi.set_header_value(this.kind, changetype<usize>(n), n.byteLength, changetype<usize>(v), v.byteLength);
+    const n = stage(name, NAME, NAME_SIZE);
+    const nLen = stagedLen;
+    const v = stage(value, TEXT, TEXT_SIZE);
+    abi.set_header_value(this.kind, n, nLen, v, stagedLen);
   }
 
   /** Adds `value` to the values of `name`. */
   add(name: string, value: string): void {
-    const n = utf8(name);
-    const v = utf8(value);
-    abi.add_header_value(this.kind, changetype<usize>(n), n.byteLength, changetype<usize>(v), v.byteLength);
+    const n = stage(name, NAME, NAME_SIZE);
+    const nLen = stagedLen;
+    const v = stage(value, TEXT, TEXT_SIZE);
+    abi.add_header_value(this.kind, n, nLen, v, stagedLen);
   }
 
   remove(name: string): void {
-    const n = utf8(name);
-    abi.remove_header(this.kind, changetype<usize>(n), n.byteLength);
+    const n = stage(name, NAME, NAME_SIZE);
+    abi.remove_header(this.kind, n, stagedLen);
   }
 }
 
@@ -120,7 +144,7 @@ export class Body {
   /** Reads the rest of the body as UTF-8 text. */
   readText(): string {
     const bytes = this.read();
-    return String.UTF8.decodeUnsafe(bytes.dataStart, <usize>bytes.length);
+    return decode(bytes.dataStart, bytes.length);
   }
 
   write(bytes: Uint8Array): void {
@@ -128,8 +152,8 @@ export class Body {
   }
 
   writeText(text: string): void {
-    const encoded = utf8(text);
-    abi.write_body(this.kind, changetype<usize>(encoded), encoded.byteLength);
+    const staged = stage(text, TEXT, TEXT_SIZE);
+    abi.write_body(this.kind, staged, stagedLen);
   }
 }
 
@@ -144,8 +168,8 @@ export class Request {
   }
 
   set method(method: string) {
-    const encoded = utf8(method);
-    abi.set_method(changetype<usize>(encoded), encoded.byteLength);
+    const staged = stage(method, TEXT, TEXT_SIZE);
+    abi.set_method(staged, stagedLen);
   }
 
   /** Path and query, percent-encoded as on the wire, e.g. "/v1.0/hi?name=kung+fu". */
@@ -155,8 +179,8 @@ export class Request {
 
   /** Must be percent-encoded; replaces the query too. */
   set uri(uri: string) {
-    const encoded = utf8(uri);
-    abi.set_uri(changetype<usize>(encoded), encoded.byteLength);
+    const staged = stage(uri, TEXT, TEXT_SIZE);
+    abi.set_uri(staged, stagedLen);
   }
 
   /** e.g. "HTTP/1.1". */
@@ -193,8 +217,8 @@ export function getConfig(): string {
 
 /** Writes `message` to the host log at `level` (see LogLevel). */
 export function log(level: i32, message: string): void {
-  const encoded = utf8(message);
-  abi.log(level, changetype<usize>(encoded), encoded.byteLength);
+  const staged = stage(message, TEXT, TEXT_SIZE);
+  abi.log(level, staged, stagedLen);
 }
 
 /** Whether the host logs `level`: check before building an expensive message. */

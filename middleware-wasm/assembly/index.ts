@@ -8,3 +8,4 @@ export { HeaderKind, BodyKind, Feature, LogLevel } from "./abi";
 export * from "./scratch";
 export * from "./http";
 export * from "./handler";
+export { decode as decodeUtf8 } from "./utf8";

@@ -2,6 +2,8 @@
 // so a middleware on its hot path can work without touching the heap at all. A scratch read overwrites the
 // previous one: copy out (or use the convenience layer) if a value must survive the next read.
 import * as abi from "./abi";
+import { NAME, NAME_SIZE } from "./stage";
+import { encodeInto } from "./utf8";
 
 /** Capacity of the scratch buffer in bytes. */
 export const SCRATCH_SIZE: i32 = 4096;
@@ -10,54 +12,63 @@ export const SCRATCH: usize = memory.data(SCRATCH_SIZE, 16);
 
 /** Result of a scratch reader when the value does not exist. */
 export const ABSENT: i32 = -1;
-/** Result of a scratch reader when the value is larger than the scratch buffer (nothing was written). */
+/** Result of a scratch reader when the value is larger than the room left in the scratch buffer (nothing was written). */
 export const TOO_LARGE: i32 = -2;
-
-// Header names handed to the host live apart from SCRATCH so a lookup can write its result there.
-const NAME_SIZE: i32 = 256;
-const NAME: usize = memory.data(NAME_SIZE, 16);
 
 // The host writes nothing when a value exceeds buf_limit but still reports its length.
 // @ts-ignore: decorator
-@inline function fitted(len: i32): i32 {
-  return len <= SCRATCH_SIZE ? len : TOO_LARGE;
+@inline function fitted(len: i32, limit: i32): i32 {
+  return len <= limit ? len : TOO_LARGE;
 }
 
-/** Reads the request method into SCRATCH; returns its length or TOO_LARGE. */
-export function methodToScratch(): i32 {
-  return fitted(abi.get_method(SCRATCH, SCRATCH_SIZE));
+// Every reader takes `at`, the offset in SCRATCH to read to, so a value can be placed after what is already there
+// (e.g. to assemble a new URI from pieces); the room left is SCRATCH_SIZE - at. An offset outside the buffer traps.
+// @ts-ignore: decorator
+@inline function room(at: i32): i32 {
+  if (<u32>at > <u32>SCRATCH_SIZE) unreachable();
+  return SCRATCH_SIZE - at;
 }
 
-/** Reads the request URI (path and query, still encoded) into SCRATCH; returns its length or TOO_LARGE. */
-export function uriToScratch(): i32 {
-  return fitted(abi.get_uri(SCRATCH, SCRATCH_SIZE));
+/** Reads the request method into SCRATCH at `at`; returns its length or TOO_LARGE. */
+export function methodToScratch(at: i32 = 0): i32 {
+  const limit = room(at);
+  return fitted(abi.get_method(SCRATCH + <usize>at, limit), limit);
 }
 
-/** Reads the middleware configuration into SCRATCH; returns its length or TOO_LARGE. */
-export function configToScratch(): i32 {
-  return fitted(abi.get_config(SCRATCH, SCRATCH_SIZE));
+/** Reads the request URI (path and query, still encoded) into SCRATCH at `at`; returns its length or TOO_LARGE. */
+export function uriToScratch(at: i32 = 0): i32 {
+  const limit = room(at);
+  return fitted(abi.get_uri(SCRATCH + <usize>at, limit), limit);
+}
+
+/** Reads the middleware configuration into SCRATCH at `at`; returns its length or TOO_LARGE. */
+export function configToScratch(at: i32 = 0): i32 {
+  const limit = room(at);
+  return fitted(abi.get_config(SCRATCH + <usize>at, limit), limit);
 }
 
 /**
- * Reads the first value of the header whose UTF-8 name is at namePtr/nameLen into SCRATCH.
+ * Reads the first value of the header whose UTF-8 name is at namePtr/nameLen into SCRATCH at `at`.
  * Returns the value's length, ABSENT or TOO_LARGE (all values together must fit).
  */
-export function headerValueToScratch(kind: i32, namePtr: usize, nameLen: i32): i32 {
-  const countLen = abi.get_header_values(kind, namePtr, nameLen, SCRATCH, SCRATCH_SIZE);
+export function headerValueToScratch(kind: i32, namePtr: usize, nameLen: i32, at: i32 = 0): i32 {
+  const limit = room(at);
+  const buf = SCRATCH + <usize>at;
+  const countLen = abi.get_header_values(kind, namePtr, nameLen, buf, limit);
   if (countLen == 0) return ABSENT;
   const len = abi.lower32(countLen);
-  if (len > SCRATCH_SIZE) return TOO_LARGE;
+  if (len > limit) return TOO_LARGE;
   // Values are NUL-terminated: the first one ends at the first NUL.
   let end: i32 = 0;
-  while (end < len && load<u8>(SCRATCH + <usize>end) != 0) end++;
+  while (end < len && load<u8>(buf + <usize>end) != 0) end++;
   return end;
 }
 
 /** Like headerValueToScratch, with the name given as an ASCII string (e.g. a literal); no allocation. */
-export function namedHeaderValueToScratch(kind: i32, name: string): i32 {
+export function namedHeaderValueToScratch(kind: i32, name: string, at: i32 = 0): i32 {
   const nameLen = stageName(name);
   if (nameLen < 0) return TOO_LARGE;
-  return headerValueToScratch(kind, NAME, nameLen);
+  return headerValueToScratch(kind, NAME, nameLen, at);
 }
 
 /** Sets header `name` (an ASCII string) to the bytes at valuePtr/valueLen, e.g. a region of SCRATCH. */
@@ -65,6 +76,11 @@ export function setHeaderFrom(kind: i32, name: string, valuePtr: usize, valueLen
   const nameLen = stageName(name);
   if (nameLen < 0) unreachable();
   abi.set_header_value(kind, NAME, nameLen, valuePtr, valueLen);
+}
+
+/** Sets the request URI to the bytes at ptr/len, e.g. one assembled in SCRATCH; they must be percent-encoded. */
+export function setUriFrom(ptr: usize, len: i32): void {
+  abi.set_uri(ptr, len);
 }
 
 /** Adds a value to header `name` (an ASCII string) from the bytes at valuePtr/valueLen. */
@@ -83,10 +99,8 @@ function stageName(name: string): i32 {
  * (and writes nothing) when it needs more than `limit` bytes.
  */
 export function writeUtf8(text: string, buf: usize, limit: i32): i32 {
-  const len = String.UTF8.byteLength(text);
-  if (len > limit) return TOO_LARGE;
-  String.UTF8.encodeUnsafe(changetype<usize>(text), text.length, buf);
-  return len;
+  const len = encodeInto(text, buf, limit);
+  return len >= 0 ? len : TOO_LARGE;
 }
 
 /** Whether two byte ranges hold the same bytes. */

@@ -30,6 +30,3 @@ export const GuestLogLevel = {
   error: 2,
   none: 3,
 } as const;
-
-/** The `eof` half of `read_body`'s `eof_len` result. */
-export const EOF_FLAG = 1n << 32n;

@@ -18,36 +18,41 @@ export interface HeaderFields {
 
 /**
  * A flat `[name, value, ...]` snapshot (lower-case names, repeats kept, as the front reads them off the wire) with
- * changes recorded per name. A name in `changed` replaces every snapshot value of that name; an empty list removes it.
+ * changes recorded per name. A changed name's values replace every snapshot value of that name; an empty list
+ * removes it. Changes are a flat `[name, values, ...]` list searched linearly: a guest changes a handful of
+ * headers, and a Map costs more to create than such a scan does.
  */
 export class HeaderOverlay implements HeaderFields {
-  private changed: Map<string, string[]> | null = null;
+  private changes: Array<string | string[]> | null = null;
 
   constructor(private readonly snapshot: readonly string[]) {}
 
   /** False while no middleware changed anything: the front may then forward the snapshot as it is. */
   get modified(): boolean {
-    return this.changed !== null;
+    return this.changes !== null;
   }
 
   collectNames(out: string[]): number {
     const snapshot = this.snapshot;
-    const changed = this.changed;
+    const changes = this.changes;
     let count = 0;
     for (let i = 0; i < snapshot.length; i += 2) {
       const name = snapshot[i]!;
       // A changed name keeps its place unless every value was removed.
-      if (changed !== null && changed.get(name)?.length === 0) continue;
+      if (changes !== null && this.changedValues(name)?.length === 0) continue;
       if (!listed(out, count, name)) out[count++] = name;
     }
-    if (changed !== null) {
-      for (const [name, values] of changed) if (values.length > 0 && !listed(out, count, name)) out[count++] = name;
+    if (changes !== null) {
+      for (let i = 0; i < changes.length; i += 2) {
+        const name = changes[i] as string;
+        if ((changes[i + 1] as string[]).length > 0 && !listed(out, count, name)) out[count++] = name;
+      }
     }
     return count;
   }
 
   collectValues(lowerName: string, out: string[]): number {
-    const replaced = this.changed?.get(lowerName);
+    const replaced = this.changedValues(lowerName);
     if (replaced !== undefined) {
       for (let i = 0; i < replaced.length; i++) out[i] = replaced[i]!;
       return replaced.length;
@@ -61,34 +66,33 @@ export class HeaderOverlay implements HeaderFields {
   }
 
   set(lowerName: string, value: string): void {
-    this.changes().set(lowerName, [value]);
+    this.replace(lowerName, [value]);
   }
 
   add(lowerName: string, value: string): void {
-    const changes = this.changes();
-    let values = changes.get(lowerName);
+    let values = this.changedValues(lowerName);
     if (values === undefined) {
       values = [];
       this.collectValues(lowerName, values);
-      changes.set(lowerName, values);
+      this.replace(lowerName, values);
     }
     values.push(value);
   }
 
   remove(lowerName: string): void {
-    this.changes().set(lowerName, []);
+    this.replace(lowerName, []);
   }
 
   /** The headers as a flat `[name, value, ...]` list with every change applied, for the front to send on. */
   toFlat(): string[] {
-    const changed = this.changed;
-    if (changed === null) return this.snapshot.slice();
+    const changes = this.changes;
+    if (changes === null) return this.snapshot.slice();
     const flat: string[] = [];
     const snapshot = this.snapshot;
     const placed = new Set<string>();
     for (let i = 0; i < snapshot.length; i += 2) {
       const name = snapshot[i]!;
-      const values = changed.get(name);
+      const values = this.changedValues(name);
       if (values === undefined) {
         flat.push(name, snapshot[i + 1]!);
       } else if (!placed.has(name)) {
@@ -96,14 +100,33 @@ export class HeaderOverlay implements HeaderFields {
         for (const value of values) flat.push(name, value);
       }
     }
-    for (const [name, values] of changed) {
-      if (!placed.has(name)) for (const value of values) flat.push(name, value);
+    for (let i = 0; i < changes.length; i += 2) {
+      const name = changes[i] as string;
+      if (!placed.has(name)) for (const value of changes[i + 1] as string[]) flat.push(name, value);
     }
     return flat;
   }
 
-  private changes(): Map<string, string[]> {
-    return (this.changed ??= new Map());
+  private changedValues(lowerName: string): string[] | undefined {
+    const changes = this.changes;
+    if (changes === null) return undefined;
+    for (let i = 0; i < changes.length; i += 2) if (changes[i] === lowerName) return changes[i + 1] as string[];
+    return undefined;
+  }
+
+  private replace(lowerName: string, values: string[]): void {
+    const changes = this.changes;
+    if (changes === null) {
+      this.changes = [lowerName, values];
+      return;
+    }
+    for (let i = 0; i < changes.length; i += 2) {
+      if (changes[i] === lowerName) {
+        changes[i + 1] = values;
+        return;
+      }
+    }
+    changes.push(lowerName, values);
   }
 }
 

@@ -2,10 +2,10 @@
 // currently serving from `host.current`, so the per-call path allocates nothing beyond what results require.
 
 import type { Logger } from '../../proxy/runtime/logger.js';
-import { BodyKind, EOF_FLAG, Feature, GuestLogLevel, HeaderKind, SUPPORTED_FEATURES } from './abi.js';
+import { BodyKind, Feature, GuestLogLevel, HeaderKind, SUPPORTED_FEATURES } from './abi.js';
 import type { HeaderFields } from './headers.js';
-import { GuestAbiViolation, type GuestMemory } from './guest-memory.js';
-import type { GuestRequest } from './request.js';
+import { countLen, GuestAbiViolation, type GuestMemory } from './guest-memory.js';
+import { BodyWrite, type GuestRequest } from './request.js';
 
 /** What the host functions need from the instance they are bound to. */
 export interface HandlerHost {
@@ -28,64 +28,6 @@ type HandlerImports = Record<(typeof HANDLER_FUNCTIONS)[number], (...args: never
 export function httpHandlerImports(host: HandlerHost): HandlerImports {
   // Reused by every header read: filled from index 0 with the names or values, then written to the guest.
   const scratch: string[] = [];
-
-  const request = (fn: string): GuestRequest => {
-    const current = host.current;
-    if (current === null) throw new GuestAbiViolation(`${fn} called outside handle_request/handle_response`);
-    return current;
-  };
-  const beforeNext = (fn: string): GuestRequest => {
-    const current = request(fn);
-    if (current.afterNext) throw new GuestAbiViolation(`${fn} is not allowed after the next handler ran`);
-    return current;
-  };
-  const beforeNextOr = (feature: number, featureName: string, fn: string): GuestRequest => {
-    const current = request(fn);
-    if (current.afterNext && (current.features & feature) === 0) {
-      throw new GuestAbiViolation(`${fn} after the next handler needs the ${featureName} feature`);
-    }
-    return current;
-  };
-  const mutableHeaders = (kind: number, fn: string): HeaderFields | null => {
-    switch (kind) {
-      case HeaderKind.request:
-        return beforeNext(fn).exchange.requestHeaders;
-      case HeaderKind.response:
-        return beforeNextOr(Feature.bufferResponse, 'buffer_response', fn).exchange.responseHeaders;
-      case HeaderKind.requestTrailers:
-      case HeaderKind.responseTrailers:
-        return null;
-      default:
-        throw new GuestAbiViolation(`${fn}: unknown header kind ${kind}`);
-    }
-  };
-  const readableHeaders = (kind: number, fn: string): HeaderFields | null => {
-    const current = request(fn);
-    switch (kind) {
-      case HeaderKind.request:
-        return current.exchange.requestHeaders;
-      case HeaderKind.response:
-        return current.exchange.responseHeaders;
-      case HeaderKind.requestTrailers:
-      case HeaderKind.responseTrailers:
-        return null; // Trailers are unsupported: reads see none.
-      default:
-        throw new GuestAbiViolation(`${fn}: unknown header kind ${kind}`);
-    }
-  };
-  const headerName = (ptr: number, len: number, fn: string): string => {
-    if (len === 0) throw new GuestAbiViolation(`${fn}: header name cannot be empty`);
-    return host.memory.readHeaderName(ptr, len);
-  };
-  const setOrAdd = (kind: number, name: number, nameLen: number, value: number, valueLen: number, fn: string, add: boolean): void => {
-    const headers = mutableHeaders(kind, fn);
-    // The ABI requires a trap when a host without trailer support is asked to set one.
-    if (headers === null) throw new GuestAbiViolation(`${fn}: trailers are not supported`);
-    const lowerName = headerName(name, nameLen, fn);
-    const text = host.memory.readString(value, valueLen, 'value');
-    if (add) headers.add(lowerName, text);
-    else headers.set(lowerName, text);
-  };
 
   return {
     enable_features(features: number): number {
@@ -140,59 +82,59 @@ export function httpHandlerImports(host: HandlerHost): HandlerImports {
     },
 
     get_method(buf: number, bufLimit: number): number {
-      return host.memory.writeStringIfFits(buf, bufLimit, request('get_method').exchange.method);
+      return host.memory.writeStringIfFits(buf, bufLimit, request(host, 'get_method').exchange.method);
     },
 
     set_method(method: number, methodLen: number): void {
-      const current = beforeNext('set_method');
+      const current = beforeNext(host, 'set_method');
       if (methodLen === 0) throw new GuestAbiViolation('set_method: method cannot be empty');
       current.exchange.method = host.memory.readString(method, methodLen, 'method');
     },
 
     get_uri(buf: number, bufLimit: number): number {
-      const uri = request('get_uri').exchange.uri;
+      const uri = request(host, 'get_uri').exchange.uri;
       return host.memory.writeStringIfFits(buf, bufLimit, uri.length === 0 ? '/' : uri);
     },
 
     set_uri(uri: number, uriLen: number): void {
-      const current = beforeNext('set_uri');
+      const current = beforeNext(host, 'set_uri');
       const value = host.memory.readString(uri, uriLen, 'uri');
       current.exchange.uri = value.length === 0 ? '/' : value;
     },
 
     get_protocol_version(buf: number, bufLimit: number): number {
-      return host.memory.writeStringIfFits(buf, bufLimit, request('get_protocol_version').exchange.protocolVersion);
+      return host.memory.writeStringIfFits(buf, bufLimit, request(host, 'get_protocol_version').exchange.protocolVersion);
     },
 
     get_source_addr(buf: number, bufLimit: number): number {
-      return host.memory.writeStringIfFits(buf, bufLimit, request('get_source_addr').exchange.sourceAddr);
+      return host.memory.writeStringIfFits(buf, bufLimit, request(host, 'get_source_addr').exchange.sourceAddr);
     },
 
     add_header_value(kind: number, name: number, nameLen: number, value: number, valueLen: number): void {
-      setOrAdd(kind, name, nameLen, value, valueLen, 'add_header_value', true);
+      setOrAdd(host, kind, name, nameLen, value, valueLen, 'add_header_value', true);
     },
 
     set_header_value(kind: number, name: number, nameLen: number, value: number, valueLen: number): void {
-      setOrAdd(kind, name, nameLen, value, valueLen, 'set_header_value', false);
+      setOrAdd(host, kind, name, nameLen, value, valueLen, 'set_header_value', false);
     },
 
     remove_header(kind: number, name: number, nameLen: number): void {
-      const headers = mutableHeaders(kind, 'remove_header');
-      const lowerName = headerName(name, nameLen, 'remove_header');
+      const headers = mutableHeaders(host, kind, 'remove_header');
+      const lowerName = headerName(host, name, nameLen, 'remove_header');
       // Removing a trailer from a host that has none leaves nothing to do.
       headers?.remove(lowerName);
     },
 
     get_header_names(kind: number, buf: number, bufLimit: number): bigint {
-      const headers = readableHeaders(kind, 'get_header_names');
+      const headers = readableHeaders(host, kind, 'get_header_names');
       if (headers === null) return 0n;
       const count = headers.collectNames(scratch);
       return host.memory.writeNulTerminated(buf, bufLimit, scratch, count);
     },
 
     get_header_values(kind: number, name: number, nameLen: number, buf: number, bufLimit: number): bigint {
-      const headers = readableHeaders(kind, 'get_header_values');
-      const lowerName = headerName(name, nameLen, 'get_header_values');
+      const headers = readableHeaders(host, kind, 'get_header_values');
+      const lowerName = headerName(host, name, nameLen, 'get_header_values');
       if (headers === null) return 0n;
       const count = headers.collectValues(lowerName, scratch);
       return host.memory.writeNulTerminated(buf, bufLimit, scratch, count);
@@ -204,55 +146,142 @@ export function httpHandlerImports(host: HandlerHost): HandlerImports {
       let offset: number;
       let current: GuestRequest;
       if (kind === BodyKind.request) {
-        current = beforeNextOr(Feature.bufferRequest, 'buffer_request', 'read_body');
-        body = current.exchange.requestBody;
+        current = beforeNextOr(host, Feature.bufferRequest, 'buffer_request', 'read_body');
+        body = current.requestBodyWrite?.source ?? current.exchange.requestBody;
         offset = current.requestBodyOffset;
       } else if (kind === BodyKind.response) {
-        current = beforeNextOr(Feature.bufferResponse, 'buffer_response', 'read_body');
-        body = current.exchange.responseBody;
+        current = beforeNextOr(host, Feature.bufferResponse, 'buffer_response', 'read_body');
+        body = current.responseBodyWrite?.source ?? current.exchange.responseBody;
         offset = current.responseBodyOffset;
       } else {
-        throw new GuestAbiViolation(`read_body: unknown body kind ${kind}`);
+        unknownKind('read_body', 'body', kind);
       }
       const n = Math.min(bufLimit >>> 0, body.byteLength - offset);
       if (n > 0) host.memory.checkRange(buf >>> 0, n, 'buf').set(body.subarray(offset, offset + n), buf >>> 0);
       offset += n;
       if (kind === BodyKind.request) current.requestBodyOffset = offset;
       else current.responseBodyOffset = offset;
-      return offset === body.byteLength ? EOF_FLAG | BigInt(n) : BigInt(n);
+      return countLen(offset === body.byteLength ? 1 : 0, n);
     },
 
     write_body(kind: number, body: number, bodyLen: number): void {
       const chunk = host.memory.readBytes(body, bodyLen, 'body');
       if (kind === BodyKind.request) {
-        const current = beforeNext('write_body');
+        const current = beforeNext(host, 'write_body');
         const exchange = current.exchange;
-        exchange.requestBody = current.requestBodyWritten ? concat(exchange.requestBody, chunk) : chunk;
-        current.requestBodyWritten = true;
+        if (current.requestBodyWrite === null) {
+          current.requestBodyWrite = new BodyWrite(exchange.requestBody, chunk);
+          exchange.requestBody = chunk;
+        } else {
+          exchange.requestBody = current.requestBodyWrite.append(chunk);
+        }
       } else if (kind === BodyKind.response) {
-        const current = beforeNextOr(Feature.bufferResponse, 'buffer_response', 'write_body');
+        const current = beforeNextOr(host, Feature.bufferResponse, 'buffer_response', 'write_body');
         const exchange = current.exchange;
-        exchange.responseBody = current.responseBodyWritten ? concat(exchange.responseBody, chunk) : chunk;
-        current.responseBodyWritten = true;
+        if (current.responseBodyWrite === null) {
+          current.responseBodyWrite = new BodyWrite(exchange.responseBody, chunk);
+          exchange.responseBody = chunk;
+        } else {
+          exchange.responseBody = current.responseBodyWrite.append(chunk);
+        }
       } else {
-        throw new GuestAbiViolation(`write_body: unknown body kind ${kind}`);
+        unknownKind('write_body', 'body', kind);
       }
     },
 
     get_status_code(): number {
-      return beforeNextOr(Feature.bufferResponse, 'buffer_response', 'get_status_code').exchange.statusCode;
+      return beforeNextOr(host, Feature.bufferResponse, 'buffer_response', 'get_status_code').exchange.statusCode;
     },
 
     set_status_code(statusCode: number): void {
       if (statusCode < 100 || statusCode > 999) throw new GuestAbiViolation(`set_status_code: invalid status ${statusCode}`);
-      beforeNextOr(Feature.bufferResponse, 'buffer_response', 'set_status_code').exchange.statusCode = statusCode;
+      beforeNextOr(host, Feature.bufferResponse, 'buffer_response', 'set_status_code').exchange.statusCode = statusCode;
     },
   };
 }
 
-function concat(head: Uint8Array, tail: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(head.byteLength + tail.byteLength);
-  joined.set(head, 0);
-  joined.set(tail, head.byteLength);
-  return joined;
+// Helpers of the host functions. They are module functions rather than closures over `host`: V8 does not inline
+// closures that many instances created, and at tens of nanoseconds per call the calls would show. Failures are
+// thrown by functions of their own, which keeps these small enough to inline.
+
+function request(host: HandlerHost, fn: string): GuestRequest {
+  return host.current ?? outsideRequest(fn);
 }
+
+function beforeNext(host: HandlerHost, fn: string): GuestRequest {
+  const current = request(host, fn);
+  return current.afterNext ? afterNext(fn) : current;
+}
+
+function beforeNextOr(host: HandlerHost, feature: number, featureName: string, fn: string): GuestRequest {
+  const current = request(host, fn);
+  return current.afterNext && (current.features & feature) === 0 ? featureNeeded(fn, featureName) : current;
+}
+
+function mutableHeaders(host: HandlerHost, kind: number, fn: string): HeaderFields | null {
+  switch (kind) {
+    case HeaderKind.request:
+      return beforeNext(host, fn).exchange.requestHeaders;
+    case HeaderKind.response:
+      return beforeNextOr(host, Feature.bufferResponse, 'buffer_response', fn).exchange.responseHeaders;
+    case HeaderKind.requestTrailers:
+    case HeaderKind.responseTrailers:
+      return null;
+    default:
+      return unknownKind(fn, 'header', kind);
+  }
+}
+
+function readableHeaders(host: HandlerHost, kind: number, fn: string): HeaderFields | null {
+  const current = request(host, fn);
+  switch (kind) {
+    case HeaderKind.request:
+      return current.exchange.requestHeaders;
+    case HeaderKind.response:
+      return current.exchange.responseHeaders;
+    case HeaderKind.requestTrailers:
+    case HeaderKind.responseTrailers:
+      return null; // Trailers are unsupported: reads see none.
+    default:
+      return unknownKind(fn, 'header', kind);
+  }
+}
+
+function headerName(host: HandlerHost, ptr: number, len: number, fn: string): string {
+  return len === 0 ? emptyName(fn) : host.memory.readHeaderName(ptr, len);
+}
+
+function setOrAdd(host: HandlerHost, kind: number, name: number, nameLen: number, value: number, valueLen: number, fn: string, add: boolean): void {
+  const headers = mutableHeaders(host, kind, fn);
+  // The ABI requires a trap when a host without trailer support is asked to set one.
+  if (headers === null) trailersUnsupported(fn);
+  const lowerName = headerName(host, name, nameLen, fn);
+  const text = host.memory.readHeaderValue(value, valueLen);
+  if (add) headers.add(lowerName, text);
+  else headers.set(lowerName, text);
+}
+
+function outsideRequest(fn: string): never {
+  throw new GuestAbiViolation(`${fn} called outside handle_request/handle_response`);
+}
+
+function afterNext(fn: string): never {
+  throw new GuestAbiViolation(`${fn} is not allowed after the next handler ran`);
+}
+
+function featureNeeded(fn: string, featureName: string): never {
+  throw new GuestAbiViolation(`${fn} after the next handler needs the ${featureName} feature`);
+}
+
+function emptyName(fn: string): never {
+  throw new GuestAbiViolation(`${fn}: header name cannot be empty`);
+}
+
+function trailersUnsupported(fn: string): never {
+  throw new GuestAbiViolation(`${fn}: trailers are not supported`);
+}
+
+function unknownKind(fn: string, what: 'header' | 'body', kind: number): never {
+  throw new GuestAbiViolation(`${fn}: unknown ${what} kind ${kind}`);
+}
+

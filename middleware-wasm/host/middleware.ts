@@ -93,7 +93,7 @@ export class WasmMiddleware {
     if (instance.poisoned) {
       throw new WasmGuestError(this.name, 'handle_response', new Error('the guest instance was replaced after a fault in another request'));
     }
-    request.responseBodyWritten = false;
+    request.responseBodyWrite = null;
     try {
       instance.handleResponse(request, isError);
     } catch (err) {
@@ -118,7 +118,7 @@ export class WasmMiddleware {
   private handToNext(request: GuestRequest): void {
     request.afterNext = true;
     // Without buffer_request, what the guest read is gone for the next handler, as on a streamed body.
-    if (request.requestBodyOffset > 0 && !request.requestBodyWritten && (request.features & Feature.bufferRequest) === 0) {
+    if (request.requestBodyOffset > 0 && request.requestBodyWrite === null && (request.features & Feature.bufferRequest) === 0) {
       request.exchange.requestBody = request.exchange.requestBody.subarray(request.requestBodyOffset);
     }
   }

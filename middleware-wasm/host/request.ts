@@ -15,9 +15,9 @@ export class GuestRequest {
   afterNext = false;
   requestBodyOffset = 0;
   responseBodyOffset = 0;
-  /** Whether the current call already replaced the body; later writes in the same call append to it. */
-  requestBodyWritten = false;
-  responseBodyWritten = false;
+  /** Set by the current call's first write to that body; later writes in the same call append to it. */
+  requestBodyWrite: BodyWrite | null = null;
+  responseBodyWrite: BodyWrite | null = null;
 
   constructor(
     readonly exchange: HttpExchange,
@@ -25,5 +25,38 @@ export class GuestRequest {
     readonly instance: GuestInstance,
   ) {
     this.features = instance.features;
+  }
+}
+
+/**
+ * The body a guest is writing during one call. Reads in that call go on with the body as it came (`source`), as
+ * on a stream the writes replace, so a guest can filter a body chunk by chunk. Appends go into a buffer with room
+ * to grow, so streaming a body back in many chunks copies it a bounded number of times.
+ */
+export class BodyWrite {
+  private buffer: Uint8Array;
+  private length: number;
+
+  constructor(
+    readonly source: Uint8Array,
+    /** The first chunk, owned by the host (a copy out of guest memory). */
+    first: Uint8Array,
+  ) {
+    this.buffer = first;
+    this.length = first.byteLength;
+  }
+
+  /** Appends `chunk` and returns the whole body written so far. */
+  append(chunk: Uint8Array): Uint8Array {
+    const length = this.length + chunk.byteLength;
+    if (length > this.buffer.byteLength) {
+      const grown = new Uint8Array(Math.max(length, this.buffer.byteLength * 2));
+      grown.set(this.buffer.subarray(0, this.length));
+      this.buffer = grown;
+    }
+    // Views handed out earlier end before `this.length`, so writing past it changes none of them.
+    this.buffer.set(chunk, this.length);
+    this.length = length;
+    return this.buffer.subarray(0, length);
   }
 }

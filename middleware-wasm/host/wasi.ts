@@ -31,28 +31,43 @@ export interface WasiHost {
   readonly strictSandbox: boolean;
 }
 
-/** What a guest wrote to stdout/stderr without a newline yet; emitted by `flush` after each call into the guest. */
-export interface WasiOutput {
-  flush(): void;
+/** What a guest writes to stdout/stderr, logged line by line; a line without its newline yet waits for `flush`. */
+export class WasiOutput {
+  private readonly pending = ['', '', ''];
+  // Flushing runs after every call into the guest; this keeps it to one test when nothing was written.
+  private anyPending = false;
+
+  constructor(private readonly host: WasiHost) {}
+
+  write(fd: 1 | 2, text: string): void {
+    const lines = (this.pending[fd]! + text).split('\n');
+    const rest = lines.pop()!;
+    this.pending[fd] = rest;
+    if (rest.length > 0) this.anyPending = true;
+    for (const line of lines) this.emit(fd, line);
+  }
+
+  /** Emits what is left after a call into the guest: output is not held across calls. */
+  flush(): void {
+    if (!this.anyPending) return;
+    this.anyPending = false;
+    for (const fd of [1, 2] as const) {
+      if (this.pending[fd]!.length > 0) this.emit(fd, this.pending[fd]!);
+      this.pending[fd] = '';
+    }
+  }
+
+  private emit(fd: 1 | 2, line: string): void {
+    if (fd === 2) this.host.logger.warn(line);
+    else this.host.logger.info(line);
+  }
 }
 
 export function wasiImports(
   module: WebAssembly.Module,
   host: WasiHost,
 ): { imports: Record<string, (...args: never[]) => number | void>; output: WasiOutput } {
-  const pending = ['', '', ''];
-  const emit = (fd: number, line: string): void => {
-    if (fd === 2) host.logger.warn(line);
-    else host.logger.info(line);
-  };
-  const output: WasiOutput = {
-    flush() {
-      for (let fd = 1; fd <= 2; fd++) {
-        if (pending[fd]!.length > 0) emit(fd, pending[fd]!);
-        pending[fd] = '';
-      }
-    },
-  };
+  const output = new WasiOutput(host);
   let monotonicNs = 0n;
   let randomState = SANDBOX_RANDOM_SEED;
   const now = (clockId: number): bigint | null => {
@@ -86,9 +101,7 @@ export function wasiImports(
         text += memory.readString(ptr, len, 'iovec');
         written += len;
       }
-      const lines = (pending[fd]! + text).split('\n');
-      pending[fd] = lines.pop()!;
-      for (const line of lines) emit(fd, line);
+      output.write(fd, text);
       memory.setU32(nwritten, written);
       return Errno.success;
     },

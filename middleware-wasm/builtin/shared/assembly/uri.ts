@@ -1,5 +1,6 @@
 // The request URI as middleware see it: the path and query still percent-encoded, as on the wire.
 import { hexValue } from "./hex";
+import { decodeUtf8 } from "../../../assembly";
 
 /** Index of the '?' that starts the query, or the URI's length when there is none. */
 export function queryStart(uri: string): i32 {
@@ -29,7 +30,7 @@ export function decodePath(path: string): string | null {
     }
     decoded[size++] = <u8>b;
   }
-  return String.UTF8.decodeUnsafe(decoded.dataStart, <usize>size);
+  return decodeUtf8(decoded.dataStart, size);
 }
 
 /** `text` escaped for a query component as Go's url.QueryEscape does: space becomes '+'. */

@@ -4,7 +4,7 @@
 // ASCII bodies are converted byte by byte in place; anything else goes through a UTF-8 string, where
 // AssemblyScript applies full Unicode case mapping (so "ß" becomes "SS", where Go's strings.ToUpper keeps it).
 // Bytes that are not valid UTF-8 become U+FFFD, as they do in Go's strings.ToUpper.
-import { enableFeatures, Feature, onRequest, proceed, Request, Response } from "../../../assembly";
+import { decodeUtf8, enableFeatures, Feature, onRequest, proceed, Request, Response } from "../../../assembly";
 
 export { handle_request, handle_response } from "../../../assembly";
 
@@ -17,7 +17,7 @@ onRequest((request: Request, response: Response): i64 => {
   if (upperCaseAscii(body)) {
     request.body.write(body);
   } else {
-    request.body.writeText(String.UTF8.decodeUnsafe(body.dataStart, <usize>body.length).toUpperCase());
+    request.body.writeText(decodeUtf8(body.dataStart, body.length).toUpperCase());
   }
   return proceed();
 });
