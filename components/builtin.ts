@@ -23,6 +23,10 @@ const BUILTIN: readonly (readonly [type: string, load: () => Promise<unknown>])[
   ['bindings.localstorage', () => import('./bindings/localstorage/localstorage.js')],
   ['bindings.mqtt3', () => import('./bindings/mqtt3.js')],
   ['bindings.rabbitmq', () => import('./bindings/rabbitmq/rabbitmq.js')],
+  ['middleware.http.wasm', () => import('./middleware/wasm.js')],
+  ...['uppercase', 'routeralias', 'routerchecker', 'ratelimit', 'apikey'].map(
+    (name) => [`middleware.http.${name}`, () => import('./middleware/builtin-wasm.js')] as const,
+  ),
 ];
 
 for (const [type, load] of BUILTIN) registerLazyComponent(type, ['v1'], load);

@@ -1,12 +1,13 @@
-// Builds every http-wasm middleware (middleware-wasm/template and middleware-wasm/builtin/*) with the
-// AssemblyScript compiler into dist/middleware-wasm/<name>.wasm, then refuses any module that imports
+// Builds every http-wasm middleware (middleware-wasm/template, your own middleware-wasm/<name>/ and
+// middleware-wasm/builtin/*) with the AssemblyScript compiler into dist/middleware-wasm/<name>.wasm, then refuses
+// any module that imports
 // something other than the http_handler host functions and the one WASI clock: hosts such as Dapr's provide
 // nothing else, so such a module would build fine and only fail when a sidecar loads it.
 //
-//   node scripts/build-middleware.mjs [--debug]
+//   node scripts/build-middleware.mjs [--debug] [folder ...]   (default: every middleware folder)
 import asc from 'assemblyscript/asc';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const PROJECT_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -21,17 +22,15 @@ export const HTTP_HANDLER_FUNCTIONS = new Set([
   'get_status_code', 'set_status_code',
 ]);
 
-/** Folders holding a middleware: each has an asconfig.json extending the preset. */
+/**
+ * Folders holding a middleware, each with an asconfig.json extending the preset: the template, your own next to it
+ * (`middleware-wasm/<name>/`, a copy of the template) and the built-ins (`middleware-wasm/builtin/<name>/`).
+ */
 export function middlewareDirs(root = PROJECT_ROOT) {
   const base = join(root, 'middleware-wasm');
-  const builtin = join(base, 'builtin');
-  const candidates = [join(base, 'template')];
-  if (existsSync(builtin)) {
-    for (const entry of readdirSync(builtin, { withFileTypes: true })) {
-      if (entry.isDirectory()) candidates.push(join(builtin, entry.name));
-    }
-  }
-  return candidates.filter((dir) => existsSync(join(dir, 'asconfig.json')));
+  const subdirs = (dir) =>
+    existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name)) : [];
+  return [...subdirs(base), ...subdirs(join(base, 'builtin'))].filter((dir) => existsSync(join(dir, 'asconfig.json')));
 }
 
 /**
@@ -83,17 +82,20 @@ export async function buildMiddleware(dir, { outDir = DEFAULT_OUT_DIR, target = 
   return outFile;
 }
 
-/** Builds every middleware; resolves with the output paths. */
-export async function buildAllMiddleware(options) {
+/** Builds every middleware (or those in `dirs`); resolves with the output paths. */
+export async function buildAllMiddleware(options, dirs = middlewareDirs()) {
   const outputs = [];
-  for (const dir of middlewareDirs()) outputs.push(await buildMiddleware(dir, options));
+  for (const dir of dirs) outputs.push(await buildMiddleware(dir, options));
   return outputs;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const target = process.argv.includes('--debug') ? 'debug' : 'release';
+  const args = process.argv.slice(2);
+  const target = args.includes('--debug') ? 'debug' : 'release';
+  const folders = args.filter((arg) => !arg.startsWith('--')).map((folder) => resolve(folder));
   try {
-    for (const output of await buildAllMiddleware({ target })) console.log(`built ${relative(process.cwd(), output)}`);
+    const outputs = await buildAllMiddleware({ target }, folders.length > 0 ? folders : middlewareDirs());
+    for (const output of outputs) console.log(`built ${relative(process.cwd(), output)}`);
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);
     process.exitCode = 1;

@@ -1,12 +1,12 @@
 // One awaited call to the app over the pooled app channel, for the sidecar's own deliveries (events, probes).
 
-import { AppChannelError, type AppRequest, type AppResponse, type HttpPool } from './http-pool.js';
+import { AppChannelError, type AppRequest, type AppResponse, type AppChannel } from './http-pool.js';
 
 /** Sends `req` to the app; rejects with an AppChannelError when the app cannot be reached or the timeout expires. */
-export function callApp(pool: HttpPool, req: AppRequest, timeoutMs: number): Promise<AppResponse> {
+export function callApp(channel: AppChannel, req: AppRequest, timeoutMs: number): Promise<AppResponse> {
   return new Promise((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
-    const pending = pool.request(req, (err, res) => {
+    const pending = channel.request(req, (err, res) => {
       clearTimeout(timer);
       if (err !== null) reject(err);
       else resolve(res!);

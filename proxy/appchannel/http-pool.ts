@@ -48,6 +48,12 @@ export interface PendingAppRequest {
   abort(): void;
 }
 
+/** How building blocks call the app: the pool itself, or the pool behind the `spec.appHttpPipeline` middleware. */
+export interface AppChannel {
+  /** Sends `req` to the app; `onDone` is called exactly once, after `request` returned, unless aborted first. */
+  request(req: AppRequest, onDone: AppResponseCallback): PendingAppRequest;
+}
+
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_IDLE_SOCKETS = 256;
 /** Kept below an idle lifetime the server announced, so a request is never sent into its close. */
@@ -490,7 +496,7 @@ function deliverRejection(ex: Exchange, err: AppChannelError): void {
   ex.onDone(err, null);
 }
 
-export class HttpPool {
+export class HttpPool implements AppChannel {
   readonly #core: PoolCore;
 
   constructor(opts: HttpPoolOptions) {

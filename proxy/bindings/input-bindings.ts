@@ -6,7 +6,7 @@
 import type { BindingEvent, BindingEventHandler, Reading } from '../../components/bindings/bindings.js';
 import type { ComponentSet } from '../../components/registry.js';
 import { callApp, describeFailure } from '../appchannel/call-app.js';
-import type { HttpPool } from '../appchannel/http-pool.js';
+import type { AppChannel } from '../appchannel/http-pool.js';
 import { deliverWithRetries, inboundPolicy } from '../appchannel/inbound-retry.js';
 import { isWritableHeader } from '../http/header-safety.js';
 import type { Resiliency } from '../resources/index.js';
@@ -20,7 +20,7 @@ const DEFAULT_MAX_IN_FLIGHT = 64;
 const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'host', 'connection', 'transfer-encoding', 'dapr-api-token']);
 
 export interface InputBindingsOptions {
-  appChannel: HttpPool;
+  appChannel: AppChannel;
   /** APP_API_TOKEN, sent as `dapr-api-token`; '' for none. */
   appApiToken: string;
   appMaxConcurrency: number;

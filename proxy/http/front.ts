@@ -1,6 +1,8 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { createLogger } from '../runtime/logger.js';
 import { errors } from '../runtime/errors.js';
+import type { MiddlewareChain } from '../middleware/chain.js';
+import { runApiPipeline } from '../middleware/api-pipeline.js';
 import { ApiReply } from './reply.js';
 import { ApiRequest, EMPTY_BODY } from './request.js';
 import type { RouteHandler, Router } from './router.js';
@@ -15,6 +17,8 @@ export interface HttpFrontOptions {
   apiToken: string;
   /** Answers requests no route matched (the `dapr-app-id` invocation form lives there). */
   fallback: RouteHandler;
+  /** Configuration `spec.httpPipeline`; none when it names no middleware. */
+  pipeline?: MiddlewareChain | null;
 }
 
 // Paths an app may call without the API token, as in daprd.
@@ -29,11 +33,13 @@ export class HttpFront {
   private listenSocket: us_listen_socket | null = null;
   private inFlight = 0;
   private drained: (() => void) | null = null;
+  private readonly pipeline: MiddlewareChain | null;
 
   constructor(
     private readonly router: Router,
     private readonly options: HttpFrontOptions,
   ) {
+    this.pipeline = options.pipeline ?? null;
     this.app = uws.App().any('/*', (res, req) => this.dispatch(res, req));
   }
 
@@ -95,11 +101,28 @@ export class HttpFront {
       reply.error(errors.bodyTooLarge(this.options.maxBodyBytes), true);
       return;
     }
-    const match = this.router.match(method, url);
-    const handler = match === null ? this.options.fallback : match.handler;
-    if (match !== null) request.params = match.params;
-    this.readBody(res, request, reply, expected, handler);
+    const pipeline = this.pipeline;
+    if (pipeline === null) {
+      this.readBody(res, request, reply, expected, this.route(request));
+      return;
+    }
+    // The guests run before the reply is sent, while `res` is still valid to read the address from.
+    const readSourceAddr = (): string => remoteAddress(res);
+    this.readBody(res, request, reply, expected, (piped, pipedReply) => runApiPipeline(pipeline, piped, pipedReply, readSourceAddr, this.routeAndRun));
   }
+
+  /** The handler for a request, with its route parameters stored on it. */
+  private route(request: ApiRequest): RouteHandler {
+    const match = this.router.match(request.method, request.url);
+    if (match === null) return this.options.fallback;
+    request.params = match.params;
+    return match.handler;
+  }
+
+  /** Routing after the middleware chain, which may have rewritten the method or path. */
+  private readonly routeAndRun = (request: ApiRequest, reply: ApiReply): void => {
+    this.runHandler(this.route(request), request, reply);
+  };
 
   private readonly onReplyFinished = (): void => {
     this.inFlight--;
@@ -147,4 +170,12 @@ export class HttpFront {
       reply.error(errors.internal(String((err as Error).message ?? err)));
     }
   }
+}
+
+/** The client's address as http-wasm's `get_source_addr` gives it; uWebSockets.js does not expose the port. */
+function remoteAddress(res: HttpResponse): string {
+  let address = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
+  // An IPv4 client of a dual-stack socket shows as an IPv4-mapped IPv6 address.
+  if (address.startsWith('::ffff:') && address.includes('.')) address = address.slice('::ffff:'.length);
+  return address.includes(':') ? `[${address}]:0` : `${address}:0`;
 }

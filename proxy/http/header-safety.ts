@@ -8,6 +8,13 @@ export function isWritableHeader(name: string, value: string): boolean {
   return HEADER_NAME.test(name) && HEADER_VALUE.test(value);
 }
 
+const LINE_BREAK = /[\r\n\0]/;
+
+/** A header a middleware set: any text (UTF-8 included, as http-wasm guests write it) short of a line break. */
+export function isRewrittenHeaderSafe(name: string, value: string): boolean {
+  return HEADER_NAME.test(name) && !LINE_BREAK.test(value);
+}
+
 /** Adds `metadata.<key>: <value>` pairs, daprd's way of returning component metadata over HTTP. */
 export function appendMetadataHeaders(headers: string[], metadata: Readonly<Record<string, string>> | undefined): void {
   if (metadata === undefined) return;

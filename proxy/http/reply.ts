@@ -4,6 +4,13 @@ import { statusLine } from './status-lines.js';
 
 const JSON_HEADERS: readonly string[] = ['content-type', 'application/json'];
 
+export type AnswerInterceptor = (
+  status: number,
+  headers: readonly string[] | null,
+  body: Uint8Array | string | null,
+  closeConnection: boolean,
+) => void;
+
 /**
  * The answer side of an API request. It owns the uWebSockets.js response: every write is corked, large bodies
  * honour backpressure, and nothing is written after the client went away.
@@ -17,12 +24,23 @@ export class ApiReply {
   onFinish: (() => void) | null = null;
   /** HEAD requests are answered with headers only. */
   headOnly = false;
+  /**
+   * Set while an API middleware chain waits for the handler's answer: the first `send` goes here instead of the
+   * wire, and the chain sends the answer it ends with.
+   */
+  intercept: AnswerInterceptor | null = null;
 
   constructor(private readonly res: HttpResponse) {}
 
   /** `headers` is a flat [name, value, ...] list; content-length is computed here and must not be in it. */
   send(status: number, headers: readonly string[] | null, body: Uint8Array | string | null, closeConnection = false): void {
     if (this.aborted || this.done) return;
+    if (this.intercept !== null) {
+      const intercept = this.intercept;
+      this.intercept = null;
+      intercept(status, headers, body, closeConnection);
+      return;
+    }
     this.done = true;
     const res = this.res;
     res.cork(() => {

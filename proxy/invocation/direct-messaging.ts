@@ -1,4 +1,4 @@
-import { AppChannelError, HttpPool, type AppResponse } from '../appchannel/http-pool.js';
+import { AppChannelError, AppChannel, type AppResponse } from '../appchannel/http-pool.js';
 import { GrpcCallError, H2UnaryClient } from '../grpc/h2/transport.js';
 import type { AppAddress, CachedResolver } from '../nameresolution/index.js';
 import { DaprError, errors, GrpcStatus } from '../runtime/errors.js';
@@ -34,7 +34,7 @@ export interface DirectMessagingOptions {
   appId: string;
   namespace: string;
   /** null when the sidecar has no app port. */
-  appChannel: HttpPool | null;
+  appChannel: AppChannel | null;
   /** APP_API_TOKEN sent to the app as `dapr-api-token`; '' for none. */
   appApiToken: string;
   resolver: CachedResolver;

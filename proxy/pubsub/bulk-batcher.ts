@@ -3,7 +3,7 @@
 // promise settles with its own entry's outcome.
 
 import { randomUUID } from 'node:crypto';
-import type { HttpPool } from '../appchannel/http-pool.js';
+import type { AppChannel } from '../appchannel/http-pool.js';
 import { callApp, describeFailure } from '../appchannel/call-app.js';
 import { bulkResults, type DeliveryResult } from './app-delivery.js';
 import type { BulkSubscribeOptions } from './subscriptions.js';
@@ -27,7 +27,7 @@ interface Batch {
 }
 
 export interface BulkTarget {
-  appChannel: HttpPool;
+  appChannel: AppChannel;
   headers: string[];
   pubsubName: string;
   topic: string;

@@ -4,7 +4,7 @@
 import type { Component } from '../resources/index.js';
 import type { ComponentSet } from '../../components/registry.js';
 import type { Subscription } from '../../components/pubsub/pubsub.js';
-import { AppChannelError, type HttpPool } from '../appchannel/http-pool.js';
+import { AppChannelError, type AppChannel } from '../appchannel/http-pool.js';
 import { inboundPolicy } from '../appchannel/inbound-retry.js';
 import type { RawResource, Resiliency } from '../resources/index.js';
 import { createLogger } from '../runtime/logger.js';
@@ -23,7 +23,7 @@ const SUBSCRIBE_CALL_FIRST_DELAY_MS = 500;
 
 export interface SubscriptionManagerOptions {
   appId: string;
-  appChannel: HttpPool;
+  appChannel: AppChannel;
   appApiToken: string;
   /** --app-max-concurrency; <= 0 for unbounded. */
   appMaxConcurrency: number;

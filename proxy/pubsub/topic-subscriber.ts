@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { isTruthy } from '../../components/metadata.js';
 import type { Message, MessageHandler } from '../../components/pubsub/pubsub.js';
-import type { HttpPool } from '../appchannel/http-pool.js';
+import type { AppChannel } from '../appchannel/http-pool.js';
 import { deliverWithRetries, type InboundPolicy } from '../appchannel/inbound-retry.js';
 import { isWritableHeader } from '../http/header-safety.js';
 import type { Logger } from '../runtime/logger.js';
@@ -17,7 +17,7 @@ import { CLOUD_EVENT_CONTENT_TYPE, rawPayloadEvent, serializeCloudEvent } from '
 import type { TopicSubscription } from './subscriptions.js';
 
 export interface TopicSubscriberOptions {
-  appChannel: HttpPool;
+  appChannel: AppChannel;
   /** APP_API_TOKEN, sent as `dapr-api-token`; '' for none. */
   appApiToken: string;
   policy: InboundPolicy | null;

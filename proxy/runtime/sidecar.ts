@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { HttpPool } from '../appchannel/http-pool.js';
+import { HttpPool, type AppChannel } from '../appchannel/http-pool.js';
 import { registerBindingsGrpc } from '../bindings/grpc-api.js';
 import { registerBindingsRoutes } from '../bindings/http-routes.js';
 import { InputBindings } from '../bindings/input-bindings.js';
@@ -12,6 +12,8 @@ import { DirectMessaging, type AppCallPolicy } from '../invocation/direct-messag
 import { registerInvocationGrpc } from '../invocation/grpc-api.js';
 import { registerInvocationRoutes } from '../invocation/http-routes.js';
 import { internalInvocationHandlers } from '../invocation/internal-server.js';
+import { PipelinedAppChannel } from '../middleware/app-pipeline.js';
+import { pipelineChain } from '../middleware/pipelines.js';
 import { CachedResolver, createNameResolver } from '../nameresolution/index.js';
 import { appPolicy, loadConfiguration, retryDelay, loadResources, type Configuration, type LoadedResources } from '../resources/index.js';
 import { initComponents, type ComponentSet } from '../../components/registry.js';
@@ -59,7 +61,7 @@ export class Sidecar implements RuntimeState {
   private configuration: Configuration | null = null;
   private components: ComponentSet | null = null;
   private resolver: CachedResolver | null = null;
-  private appChannel: HttpPool | null = null;
+  private appPool: HttpPool | null = null;
   private subscriptions: SubscriptionManager | null = null;
   private inputBindings: InputBindings | null = null;
   private messaging: DirectMessaging | null = null;
@@ -106,18 +108,23 @@ export class Sidecar implements RuntimeState {
       },
     });
 
+    const apiPipeline = pipelineChain(configuration.httpPipeline, components, 'spec.httpPipeline');
+    const appPipeline = pipelineChain(configuration.appHttpPipeline, components, 'spec.appHttpPipeline');
+
     this.resolver = new CachedResolver(createNameResolver(configuration.nameResolution));
+    let appChannel: AppChannel | null = null;
     if (o.appPort > 0) {
-      this.appChannel = new HttpPool({
+      this.appPool = new HttpPool({
         host: o.appChannelAddress,
         port: o.appPort,
         maxConcurrency: o.appMaxConcurrency,
         requestTimeoutMs: 0,
         maxResponseBytes: o.maxBodySizeBytes,
       });
+      appChannel = appPipeline === null ? this.appPool : new PipelinedAppChannel(appPipeline, this.appPool);
       this.subscriptions = new SubscriptionManager({
         appId: o.appId,
-        appChannel: this.appChannel,
+        appChannel,
         appApiToken: o.appApiToken,
         appMaxConcurrency: o.appMaxConcurrency,
         components,
@@ -125,7 +132,7 @@ export class Sidecar implements RuntimeState {
         resiliency: resources.resiliency,
       });
       this.inputBindings = new InputBindings({
-        appChannel: this.appChannel,
+        appChannel,
         appApiToken: o.appApiToken,
         appMaxConcurrency: o.appMaxConcurrency,
         components,
@@ -137,7 +144,7 @@ export class Sidecar implements RuntimeState {
     const messaging = new DirectMessaging({
       appId: o.appId,
       namespace: o.namespace,
-      appChannel: this.appChannel,
+      appChannel,
       appApiToken: o.appApiToken,
       resolver: this.resolver,
       maxMessageBytes: o.maxBodySizeBytes,
@@ -163,7 +170,9 @@ export class Sidecar implements RuntimeState {
     registerBindingsRoutes(router, outputBindings);
     registerSecretsRoutes(router, secrets);
     const invokeFallback = registerInvocationRoutes(router, messaging, o.appId);
-    this.httpFront = new HttpFront(router, { maxBodyBytes: o.maxBodySizeBytes, apiToken: o.apiToken, fallback: invokeFallback });
+    this.httpFront = new HttpFront(router, { maxBodyBytes: o.maxBodySizeBytes, apiToken: o.apiToken, fallback: invokeFallback,
+      pipeline: apiPipeline,
+    });
 
     this.grpcApi = new GrpcApiServer({ maxMessageBytes: o.maxBodySizeBytes, apiToken: o.apiToken });
     registerRuntimeGrpc(this.grpcApi, this, metadata);
@@ -230,7 +239,7 @@ export class Sidecar implements RuntimeState {
       this.internalServer?.close(graceMs),
     ]);
     this.messaging?.close();
-    await this.appChannel?.close();
+    await this.appPool?.close();
     await this.metricsServer?.close();
     await this.components?.close().catch((err: Error) => log.warn(`closing components: ${err.message}`));
     log.info('shutdown complete');

@@ -51,3 +51,21 @@ spec:
         inbound: {retry: quick}
 `;
 }
+
+export interface PipelineHandler {
+  name: string;
+  type: string;
+}
+
+/** A Configuration with `spec.httpPipeline` (API requests) and `spec.appHttpPipeline` (calls to the app) chains. */
+export function pipelineConfigYaml(pipelines: { api?: PipelineHandler[]; app?: PipelineHandler[] }): string {
+  const chain = (key: string, handlers: PipelineHandler[] | undefined): string =>
+    handlers === undefined
+      ? ''
+      : `  ${key}:\n    handlers:\n` + handlers.map(({ name, type }) => `    - name: ${name}\n      type: ${type}\n`).join('');
+  return (
+    'apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: pipelines\nspec:\n' +
+    chain('httpPipeline', pipelines.api) +
+    chain('appHttpPipeline', pipelines.app)
+  );
+}

@@ -1,0 +1,84 @@
+// An ordered chain of HTTP middleware around one handler, as a Configuration pipeline declares it: requests pass
+// down the chain in order, responses come back up in reverse, and any stage may answer in place of the rest.
+
+import type { HttpMiddleware } from '../../components/middleware/middleware.js';
+import type { GuestRequest, HttpExchange } from '../../middleware-wasm/host/index.js';
+import { DaprError, errors } from '../runtime/errors.js';
+
+const JSON_TYPE = 'application/json';
+
+export class MiddlewareChain {
+  constructor(readonly stages: readonly HttpMiddleware[]) {}
+
+  /** Starts one request down the chain; see `ChainPass`. */
+  enter(exchange: HttpExchange): ChainPass {
+    return new ChainPass(this.stages, exchange);
+  }
+}
+
+/**
+ * One request's trip through a chain. After construction, `reachedHandler` says whether every stage passed the
+ * request on: the caller then runs its handler, puts the answer in the exchange, and calls `leave`. Otherwise a
+ * stage answered (or failed, answered as a Dapr error) and the caller calls `leave` straight away.
+ */
+export class ChainPass {
+  readonly reachedHandler: boolean;
+  /** The stages that passed the request on, in order; each gets `handle_response`. */
+  private readonly passed: GuestRequest[] = [];
+  private failed = false;
+
+  constructor(
+    private readonly stages: readonly HttpMiddleware[],
+    readonly exchange: HttpExchange,
+  ) {
+    this.reachedHandler = this.descend();
+  }
+
+  /** Runs `handle_response` back up the chain; `isError` when the handler failed rather than answered. */
+  leave(isError: boolean): void {
+    let error = isError || this.failed;
+    const passed = this.passed;
+    for (let i = passed.length - 1; i >= 0; i--) {
+      try {
+        this.stages[i]!.handleResponse(passed[i]!, error);
+      } catch (err) {
+        answerWithError(this.exchange, err);
+        error = true;
+      }
+    }
+    const status = this.exchange.statusCode;
+    // A 1xx cannot end a response and codes past 599 are not HTTP: the client could not read the answer.
+    if (status < 200 || status > 599) {
+      answerWithError(this.exchange, errors.internal(`middleware set status ${status}, which cannot end an HTTP response`));
+    }
+  }
+
+  private descend(): boolean {
+    const stages = this.stages;
+    for (let i = 0; i < stages.length; i++) {
+      let request: GuestRequest;
+      try {
+        request = stages[i]!.handleRequest(this.exchange);
+      } catch (err) {
+        answerWithError(this.exchange, err);
+        this.failed = true;
+        return false;
+      }
+      if (!request.next) return false;
+      this.passed.push(request);
+    }
+    return true;
+  }
+}
+
+/** Replaces whatever response the exchange holds with `err` in Dapr's error shape. */
+export function answerWithError(exchange: HttpExchange, err: unknown): void {
+  const error = err instanceof DaprError ? err : errors.internal(String((err as Error)?.message ?? err));
+  const headers = exchange.responseHeaders;
+  const names: string[] = [];
+  const count = headers.collectNames(names);
+  for (let i = 0; i < count; i++) headers.remove(names[i]!);
+  headers.set('content-type', JSON_TYPE);
+  exchange.statusCode = error.httpStatus;
+  exchange.responseBody = Buffer.from(JSON.stringify(error));
+}
