@@ -14,6 +14,8 @@ export interface SidecarLaunch {
   readonly cpus: string | undefined;
   /** Folder of component YAML files (--resources-path); none when omitted. */
   readonly resourcesPath?: string;
+  /** Configuration file (--config); the defaults when omitted. */
+  readonly configPath?: string;
 }
 
 export interface Sidecar {
@@ -37,6 +39,7 @@ export async function startSidecar(group: ProcessGroup, launch: SidecarLaunch): 
   ];
   if (launch.appPort !== undefined) args.push('--app-port', String(launch.appPort));
   if (launch.resourcesPath !== undefined) args.push('--resources-path', launch.resourcesPath);
+  if (launch.configPath !== undefined) args.push('--config', launch.configPath);
   const sidecar = group.launch({
     name: `sidecar ${launch.appId}`,
     command: process.execPath,

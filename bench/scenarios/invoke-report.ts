@@ -2,11 +2,18 @@ import type { LatencySummary } from '../lib/latency-summary.js';
 import type { LoadOutcome, PacedOutcome } from '../lib/load-protocol.js';
 import { renderTable, type Align } from '../lib/table.js';
 
-export const invokePaths = ['direct', 'self-invoke', 'caller->callee', 'nginx'] as const;
+// Each +3mw path follows the path it repeats with the middleware chain, so the two are measured close in time.
+export const invokePaths = ['direct', 'self-invoke', 'self-invoke+3mw', 'caller->callee', 'caller->callee+3mw', 'nginx'] as const;
 export type InvokePath = (typeof invokePaths)[number];
 
-/** The measured server processes, by role. */
-export type ServerRole = 'app' | 'callee' | 'caller' | 'nginx';
+/** Paths measured again through sidecars whose API pipeline holds a 3-middleware chain: [without, with]. */
+export const chainedPaths = [
+  ['self-invoke', 'self-invoke+3mw'],
+  ['caller->callee', 'caller->callee+3mw'],
+] as const satisfies readonly (readonly [InvokePath, InvokePath])[];
+
+/** The measured server processes, by role; a +3mw role is a sidecar with the chain on its API pipeline. */
+export type ServerRole = 'app' | 'callee' | 'caller' | 'callee+3mw' | 'caller+3mw' | 'nginx';
 
 /** CPU one server process used during one measured window. */
 export interface ProcessUse {
@@ -39,7 +46,55 @@ export interface PathMeasurement {
   /** Processes whose CPU is the cost of the path's hop(s): the sidecars it crosses, or nginx. */
   readonly proxies: readonly ServerRole[];
   latency?: LatencyMeasurement;
+  /** Each latency run when there were several; `latency` combines them (see combineRounds). */
+  latencyRounds?: LatencyMeasurement[];
   saturation?: SaturationMeasurement;
+}
+
+function median(values: number[]): number {
+  values.sort((a, b) => a - b);
+  const mid = values.length >> 1;
+  return values.length % 2 === 1 ? values[mid]! : (values[mid - 1]! + values[mid]!) / 2;
+}
+
+/**
+ * Several latency runs of one path as one: each percentile is the median over the runs, so a burst of load from
+ * something else on the machine moves one run rather than the figure. Counts add up; CPU is over all runs.
+ */
+export function combineRounds(rounds: readonly LatencyMeasurement[]): LatencyMeasurement {
+  if (rounds.length === 1) return rounds[0]!;
+  const outcomes = rounds.map((round) => round.outcome);
+  const sum = (pick: (outcome: PacedOutcome) => number): number => outcomes.reduce((total, outcome) => total + pick(outcome), 0);
+  const middle = (pick: (summary: LatencySummary) => number): number => median(outcomes.map((outcome) => pick(outcome.latency)));
+  const count = sum((o) => o.latency.count);
+  const latency: LatencySummary = {
+    count,
+    minUs: Math.min(...outcomes.map((o) => o.latency.minUs)),
+    meanUs: count === 0 ? 0 : Math.round((sum((o) => o.latency.meanUs * o.latency.count) / count) * 10) / 10,
+    p50Us: middle((l) => l.p50Us),
+    p75Us: middle((l) => l.p75Us),
+    p90Us: middle((l) => l.p90Us),
+    p99Us: middle((l) => l.p99Us),
+    p999Us: middle((l) => l.p999Us),
+    maxUs: Math.max(...outcomes.map((o) => o.latency.maxUs)),
+  };
+  const requests = sum((o) => o.requests);
+  const wallSeconds = sum((o) => o.wallSeconds);
+  const outcome: PacedOutcome = {
+    requests,
+    errors: sum((o) => o.errors),
+    non2xx: sum((o) => o.non2xx),
+    wallSeconds,
+    generatorCpuMicros: sum((o) => o.generatorCpuMicros),
+    latency,
+    lateSends: sum((o) => o.lateSends),
+    wrongBodies: sum((o) => o.wrongBodies),
+  };
+  const processes = rounds[0]!.processes.map(({ role }): ProcessUse => {
+    const cpuMicros = rounds.reduce((total, round) => total + (round.processes.find((use) => use.role === role)?.cpuMicros ?? 0), 0);
+    return { role, cpuMicros, cores: cpuMicros / 1e6 / wallSeconds, cpuMicrosPerRequest: requests > 0 ? cpuMicros / requests : 0 };
+  });
+  return { outcome, processes };
 }
 
 export interface AddedLatency {
@@ -145,6 +200,64 @@ export function renderPathTable(figures: readonly PathFigures[], measurements: r
   return renderTable(headers, rows, align);
 }
 
+/** What the API middleware chain cost one path: the difference of the same figures with and without it. */
+export interface ChainCost {
+  readonly without: PathFigures;
+  readonly with: PathFigures;
+  /** Added latency with the chain minus without it; both are over direct, so this is the chain's own share. */
+  readonly addedDelta?: AddedLatency;
+  /** Proxy CPU per request at saturation, with minus without. */
+  readonly cpuMicrosPerRequestDelta?: number;
+  /** Proxy cores during the fixed-rate run (all of the path's sidecars), with minus without. */
+  readonly coresDelta?: number;
+}
+
+const totalCores = (f: PathFigures): number | undefined =>
+  f.proxyCores === undefined ? undefined : Object.values(f.proxyCores).reduce((sum, value) => sum + value, 0);
+
+const difference = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined ? undefined : a - b);
+
+/** One entry per path of `chainedPaths` measured both with and without the chain. */
+export function deriveChainCosts(figures: readonly PathFigures[]): ChainCost[] {
+  const costs: ChainCost[] = [];
+  for (const [plainPath, chainedPath] of chainedPaths) {
+    const plain = figures.find((f) => f.path === plainPath);
+    const chained = figures.find((f) => f.path === chainedPath);
+    if (plain === undefined || chained === undefined) continue;
+    const a = chained.added;
+    const b = plain.added;
+    costs.push({
+      without: plain,
+      with: chained,
+      addedDelta: a === undefined || b === undefined ? undefined : { p50Us: a.p50Us - b.p50Us, p90Us: a.p90Us - b.p90Us, p99Us: a.p99Us - b.p99Us },
+      cpuMicrosPerRequestDelta: difference(chained.proxyCpuMicrosPerRequest?.total, plain.proxyCpuMicrosPerRequest?.total),
+      coresDelta: difference(totalCores(chained), totalCores(plain)),
+    });
+  }
+  return costs;
+}
+
+/** Each chained path under the path it repeats, then their difference. */
+export function renderChainTable(costs: readonly ChainCost[], rate: number): string {
+  const signed = (value: number | undefined, digits: number): string =>
+    value === undefined ? dash : `${value >= 0 ? '+' : '-'}${Math.abs(value).toFixed(digits)}`;
+  const row = (label: string, added: AddedLatency | undefined, cpu: number | undefined, cores: number | undefined, delta: boolean): string[] => [
+    label,
+    added === undefined ? dash : signedMs(added.p50Us),
+    added === undefined ? dash : signedMs(added.p90Us),
+    added === undefined ? dash : signedMs(added.p99Us),
+    delta ? signed(cpu, 1) : cpu === undefined ? dash : cpu.toFixed(1),
+    delta ? signed(cores, 3) : cores === undefined ? dash : cores.toFixed(3),
+  ];
+  const rows = costs.flatMap((cost) => [
+    row(cost.without.path, cost.without.added, cost.without.proxyCpuMicrosPerRequest?.total, totalCores(cost.without), false),
+    row(cost.with.path, cost.with.added, cost.with.proxyCpuMicrosPerRequest?.total, totalCores(cost.with), false),
+    row('  chain adds', cost.addedDelta, cost.cpuMicrosPerRequestDelta, cost.coresDelta, true),
+  ]);
+  const headers = ['path', '+p50', '+p90', '+p99', 'proxy CPU µs/req', `cores @${rate}/s`];
+  return renderTable(headers, rows, ['left', 'right', 'right', 'right', 'right', 'right']);
+}
+
 /** One of the issue's goals next to what this run measured. */
 export interface TargetCheck {
   readonly goal: string;
@@ -153,7 +266,7 @@ export interface TargetCheck {
   readonly met: boolean | undefined;
 }
 
-export function checkTargets(figures: readonly PathFigures[]): TargetCheck[] {
+export function checkTargets(figures: readonly PathFigures[], chainCosts: readonly ChainCost[]): TargetCheck[] {
   const of = (path: InvokePath): PathFigures | undefined => figures.find((f) => f.path === path);
   const pair = of('caller->callee');
   const self = of('self-invoke');
@@ -179,6 +292,18 @@ export function checkTargets(figures: readonly PathFigures[]): TargetCheck[] {
   });
   check('self-invoke saturation >= 0.80x nginx', self?.ratioToNginx, 0.8, (v) => `${v.toFixed(2)}x`, false);
   check('caller->callee sidecar CPU <= 40 µs/req', pair?.proxyCpuMicrosPerRequest?.total, 40, (v) => `${v.toFixed(1)} µs/req`);
+  for (const [plainPath, chainedPath] of chainedPaths) {
+    const cost = chainCosts.find((c) => c.with.path === chainedPath);
+    const delta = cost?.addedDelta?.p99Us;
+    checks.push({
+      goal: `${plainPath}: 3-middleware API chain adds <= 0.050 ms to added p99`,
+      measured:
+        delta === undefined
+          ? 'not measured'
+          : `${signedMs(delta)} ms (+p99 ${ms(cost!.without.added!.p99Us)} -> ${ms(cost!.with.added!.p99Us)} ms)`,
+      met: delta === undefined ? undefined : delta <= 50,
+    });
+  }
   const rss = new Map<string, number>();
   for (const f of figures) {
     for (const [role, bytes] of Object.entries(f.proxyPeakRssBytes)) if (role !== 'nginx') rss.set(role, bytes);

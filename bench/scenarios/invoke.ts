@@ -1,7 +1,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
+import { cpus as cpuList, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { apiChainDescription, middlewareDirOf, missingChainGuests, writeApiChain, type ApiChainFiles } from '../lib/api-chain.js';
 import { commonOptionSpec, positiveInteger, resolveCommon, UsageError, type CommonSettings } from '../lib/cli.js';
 import { findExecutable } from '../lib/executables.js';
 import { probeUntil } from '../lib/http-probe.js';
@@ -19,11 +21,15 @@ import { makeTempDir, removeTempDir } from '../lib/tempdir.js';
 import { runWrk } from '../lib/wrk.js';
 import {
   checkTargets,
+  combineRounds,
+  deriveChainCosts,
   derivePathFigures,
   invokePaths,
+  renderChainTable,
   renderPathTable,
   renderTargets,
   type InvokePath,
+  type LatencyMeasurement,
   type PathMeasurement,
   type ProcessUse,
   type SaturationGenerator,
@@ -33,18 +39,23 @@ import {
 const echoServerScript = fileURLToPath(new URL('../apps/echo-server.js', import.meta.url));
 const bodyBytes = 1024;
 const preflightDeadlineMs = 15_000;
+const pathWidth = Math.max(...invokePaths.map((path) => path.length));
 
 interface InvokeSettings extends CommonSettings {
   readonly paths: readonly InvokePath[];
   readonly rate: number;
+  readonly rounds: number;
   readonly connections: number;
   readonly saturationConnections: number;
   /** Forced saturation generator; undefined = wrk when installed, else autocannon. */
   readonly saturationGenerator: SaturationGenerator | undefined;
 }
 
-const usage = `  --paths LIST        comma-separated subset of ${invokePaths.join(',')} (default: all)
+const usage = `  --paths LIST        comma-separated subset of ${invokePaths.join(',')} (default: all);
+                      a +3mw path repeats its path through sidecars with a 3-middleware chain on the API pipeline
   --rate N            fixed request rate of the latency run (default 1000)
+  --rounds N          latency runs per path, taking turns across the paths; each percentile is the
+                      median over the rounds, which keeps one burst of outside load from deciding it (default 1)
   --connections N     connections of the latency run (default 16)
   --sat-connections N connections of the saturation run (default 32)
   --sat-generator G   wrk or autocannon (default: wrk when installed)`;
@@ -53,7 +64,7 @@ function parsePaths(text: string | undefined): InvokePath[] {
   if (text === undefined) return [...invokePaths];
   const chosen = new Set<InvokePath>();
   for (const raw of text.split(',')) {
-    const name = raw.trim() === 'caller-callee' ? 'caller->callee' : raw.trim();
+    const name = raw.trim().replace(/^caller-callee/, 'caller->callee');
     if (!(invokePaths as readonly string[]).includes(name)) {
       throw new UsageError(`unknown path "${raw}"; known: ${invokePaths.join(', ')}`);
     }
@@ -77,6 +88,7 @@ function parseSettings(args: readonly string[]): InvokeSettings {
         ...commonOptionSpec,
         paths: { type: 'string' },
         rate: { type: 'string' },
+        rounds: { type: 'string' },
         connections: { type: 'string' },
         'sat-connections': { type: 'string' },
         'sat-generator': { type: 'string' },
@@ -91,6 +103,7 @@ function parseSettings(args: readonly string[]): InvokeSettings {
     ...resolveCommon(values),
     paths: parsePaths(values.paths),
     rate: positiveInteger('rate', values.rate, 1000),
+    rounds: positiveInteger('rounds', values.rounds, 1),
     connections: positiveInteger('connections', values.connections, 16),
     saturationConnections: positiveInteger('sat-connections', values['sat-connections'], 32),
     saturationGenerator: parseGenerator(values['sat-generator']),
@@ -115,7 +128,8 @@ async function startServers(group: ProcessGroup, settings: InvokeSettings, scrat
   await group.guard(probeUntil(`http://127.0.0.1:${appPort}/healthz`, {}, (res) => res.status === 200, 10_000));
   if (wants('direct')) targets.push({ path: 'direct', url: `http://127.0.0.1:${appPort}/echo`, proxies: [] });
 
-  if (wants('self-invoke') || wants('caller->callee')) {
+  const wantsChain = wants('self-invoke+3mw') || wants('caller->callee+3mw');
+  if (wantsChain || wants('self-invoke') || wants('caller->callee')) {
     if (!existsSync(settings.sidecarCli)) {
       throw new Error(`sidecar CLI not found at ${settings.sidecarCli}: run \`npm run build\` first (or pass --sidecar PATH)`);
     }
@@ -123,6 +137,8 @@ async function startServers(group: ProcessGroup, settings: InvokeSettings, scrat
     const registryDir = join(scratch, 'registry');
     mkdirSync(registryDir);
     const launch = { cliPath: settings.sidecarCli, cwd: repoRoot, registryDir, cpus };
+    const chain = wantsChain ? prepareApiChain(settings, scratch) : undefined;
+    // One plain callee serves both callers, so caller->callee+3mw differs from caller->callee by the caller's chain only.
     const callee = await startSidecar(group, { ...launch, appId: 'callee', appPort });
     roles.set('callee', callee.process);
     if (wants('self-invoke')) targets.push({ path: 'self-invoke', url: invokeUrl(callee.httpPort, 'callee'), proxies: ['callee'] });
@@ -130,6 +146,16 @@ async function startServers(group: ProcessGroup, settings: InvokeSettings, scrat
       const caller = await startSidecar(group, { ...launch, appId: 'caller' });
       roles.set('caller', caller.process);
       targets.push({ path: 'caller->callee', url: invokeUrl(caller.httpPort, 'callee'), proxies: ['caller', 'callee'] });
+    }
+    if (chain !== undefined && wants('self-invoke+3mw')) {
+      const chained = await startSidecar(group, { ...launch, ...chain, appId: 'callee-3mw', appPort });
+      roles.set('callee+3mw', chained.process);
+      targets.push({ path: 'self-invoke+3mw', url: invokeUrl(chained.httpPort, 'callee-3mw'), proxies: ['callee+3mw'] });
+    }
+    if (chain !== undefined && wants('caller->callee+3mw')) {
+      const chained = await startSidecar(group, { ...launch, ...chain, appId: 'caller-3mw' });
+      roles.set('caller+3mw', chained.process);
+      targets.push({ path: 'caller->callee+3mw', url: invokeUrl(chained.httpPort, 'callee'), proxies: ['caller+3mw', 'callee'] });
     }
   }
 
@@ -143,7 +169,19 @@ async function startServers(group: ProcessGroup, settings: InvokeSettings, scrat
       targets.push({ path: 'nginx', url: `http://127.0.0.1:${nginxPort}/echo`, proxies: ['nginx'] });
     }
   }
+  targets.sort((a, b) => invokePaths.indexOf(a.path) - invokePaths.indexOf(b.path));
   return { roles, targets };
+}
+
+/** The chain's files for the sidecars under test, or undefined (and a banner) when its guests were never built. */
+function prepareApiChain(settings: InvokeSettings, scratch: string): ApiChainFiles | undefined {
+  const middlewareDir = middlewareDirOf(settings.sidecarCli);
+  const missing = missingChainGuests(middlewareDir);
+  if (missing.length > 0) {
+    printBanner(`middleware NOT BUILT (${missing.join(', ')}): skipping the +3mw paths. Run \`npm run build\` first.`);
+    return undefined;
+  }
+  return writeApiChain(join(scratch, 'api-chain'), middlewareDir);
 }
 
 function printBanner(message: string): void {
@@ -200,25 +238,33 @@ function describeFailures(outcome: LoadOutcome | PacedOutcome): string {
 }
 
 async function measureLatency(worker: LoadWorker, servers: Servers, settings: InvokeSettings): Promise<void> {
-  for (const target of servers.targets) {
-    const window = new CpuWindow(servers.roles);
-    const outcome = await worker.paced(
-      {
-        url: target.url,
-        rate: settings.rate,
-        connections: settings.connections,
-        bodyBytes,
-        warmupMs: settings.warmupMs,
-        durationMs: settings.durationMs,
-      },
-      window.begin,
-    );
-    target.latency = { outcome, processes: window.finish(outcome.requests) };
-    const l = outcome.latency;
-    console.log(
-      `  latency    ${target.path.padEnd(15)} p50 ${(l.p50Us / 1000).toFixed(3)} ms  p90 ${(l.p90Us / 1000).toFixed(3)} ms  ` +
-        `p99 ${(l.p99Us / 1000).toFixed(3)} ms  (${outcome.requests} req, ${outcome.lateSends} late sends)${describeFailures(outcome)}`,
-    );
+  const runs = new Map<PathMeasurement, LatencyMeasurement[]>(servers.targets.map((target) => [target, []]));
+  for (let round = 1; round <= settings.rounds; round++) {
+    for (const target of servers.targets) {
+      const window = new CpuWindow(servers.roles);
+      const outcome = await worker.paced(
+        {
+          url: target.url,
+          rate: settings.rate,
+          connections: settings.connections,
+          bodyBytes,
+          warmupMs: settings.warmupMs,
+          durationMs: settings.durationMs,
+        },
+        window.begin,
+      );
+      runs.get(target)!.push({ outcome, processes: window.finish(outcome.requests) });
+      const l = outcome.latency;
+      console.log(
+        `  latency    ${target.path.padEnd(pathWidth)} p50 ${(l.p50Us / 1000).toFixed(3)} ms  p90 ${(l.p90Us / 1000).toFixed(3)} ms  ` +
+          `p99 ${(l.p99Us / 1000).toFixed(3)} ms  (${outcome.requests} req, ${outcome.lateSends} late sends)${describeFailures(outcome)}` +
+          (settings.rounds > 1 ? `  round ${round}/${settings.rounds}` : ''),
+      );
+    }
+  }
+  for (const [target, rounds] of runs) {
+    target.latency = combineRounds(rounds);
+    if (rounds.length > 1) target.latencyRounds = rounds;
   }
 }
 
@@ -253,7 +299,7 @@ async function measureSaturation(
       processes: window.finish(outcome.requests),
     };
     console.log(
-      `  saturation ${target.path.padEnd(15)} ${Math.round(requestsPerSecond)} req/s  ` +
+      `  saturation ${target.path.padEnd(pathWidth)} ${Math.round(requestsPerSecond)} req/s  ` +
         `(${generator.kind} used ${generatorCores.toFixed(2)} cores)${describeFailures(outcome)}`,
     );
   }
@@ -277,11 +323,16 @@ async function runInvoke(args: readonly string[]): Promise<void> {
   console.log(`  pinning: ${settings.pin.description}`);
   console.log(
     `  latency: ${settings.rate} req/s evenly paced over ${settings.connections} connections, ${bodyBytes} B POST; ` +
-      'per-request nanosecond clock, reported with microsecond resolution',
+      'per-request nanosecond clock, reported with microsecond resolution' +
+      (settings.rounds > 1 ? `; ${settings.rounds} rounds, median of each percentile` : ''),
   );
   console.log(`  saturation: ${generator.kind === 'wrk' ? `wrk -t1 -c${settings.saturationConnections}` : `autocannon, ${settings.saturationConnections} connections, no rate limit`}`);
   if (wrkPath === undefined && settings.saturationGenerator === undefined) printBanner('wrk NOT FOUND: saturation falls back to autocannon (a slower generator). Install it with .ci/install-bench-tools.');
+  if (settings.paths.some((path) => path.endsWith('+3mw'))) console.log(`  +3mw: API pipeline chain ${apiChainDescription}, every request passed through`);
   console.log(`  process CPU from /proc/<pid>/stat (resolution ${cpuResolutionMicros / 1000} ms per reading)`);
+  // Outside work on the measured CPUs moves tail latencies by milliseconds, far more than what the paths differ by.
+  const loadBefore = loadavg()[0]!;
+  console.log(`  load average before the run: ${loadBefore.toFixed(2)} on ${cpuList().length} CPUs${loadBefore >= 1 ? ' (the machine was busy: tail latencies may swing)' : ''}`);
 
   const group = new ProcessGroup();
   const scratch = makeTempDir('invoke');
@@ -295,10 +346,16 @@ async function runInvoke(args: readonly string[]): Promise<void> {
 
     const peaks = readPeakRss(servers.roles);
     const figures = derivePathFigures(servers.targets, peaks);
-    const targets = checkTargets(figures);
+    const chainCosts = deriveChainCosts(figures);
+    const targets = checkTargets(figures, chainCosts);
     console.log(`\n${renderPathTable(figures, servers.targets, settings.rate)}`);
     console.log('  +pXX: latency added over direct. proxy CPU: sidecars (caller+callee) or nginx, per request at saturation.');
     console.log(`  cores: proxy CPU seconds per second during the ${settings.rate} req/s run. RSS: VmHWM (caller/callee).\n`);
+    if (chainCosts.length > 0) {
+      console.log(`3-middleware chain on the API pipeline (${apiChainDescription}), without and with:\n`);
+      console.log(renderChainTable(chainCosts, settings.rate));
+      console.log('  chain adds: the +3mw row minus the row above it; CPU per request at saturation, cores during the fixed-rate run.\n');
+    }
     console.log(renderTargets(targets));
 
     const file = writeResults('invoke', startedAt, {
@@ -311,12 +368,15 @@ async function runInvoke(args: readonly string[]): Promise<void> {
         durationMs: settings.durationMs,
         warmupMs: settings.warmupMs,
         rate: settings.rate,
+        rounds: settings.rounds,
         connections: settings.connections,
         saturationConnections: settings.saturationConnections,
         bodyBytes,
         sidecarCli: settings.sidecarCli,
+        apiChain: apiChainDescription,
       },
       pinning: settings.pin,
+      loadAverage: { before: loadBefore, after: loadavg()[0] },
       generators: {
         latency: 'paced open loop (lean HTTP/1.1 keep-alive client, one connection per lane, hrtime per request)',
         saturation: generator.kind,
@@ -325,6 +385,13 @@ async function runInvoke(args: readonly string[]): Promise<void> {
       cpuResolutionUs: cpuResolutionMicros,
       paths: servers.targets,
       figures,
+      chainCosts: chainCosts.map((cost) => ({
+        without: cost.without.path,
+        with: cost.with.path,
+        addedDelta: cost.addedDelta,
+        cpuMicrosPerRequestDelta: cost.cpuMicrosPerRequestDelta,
+        coresDelta: cost.coresDelta,
+      })),
       peakRssBytes: peaks,
       targets,
     });
@@ -337,7 +404,7 @@ async function runInvoke(args: readonly string[]): Promise<void> {
 
 export const invokeScenario: Scenario = {
   name: 'invoke',
-  summary: 'service invocation: direct vs self-invoke vs caller->callee vs nginx (latency, saturation, CPU, RSS)',
+  summary: 'service invocation: direct vs self-invoke vs caller->callee vs nginx, the sidecar paths also with a 3-middleware API chain (latency, saturation, CPU, RSS)',
   usage,
   run: runInvoke,
 };
