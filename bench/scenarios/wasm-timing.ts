@@ -1,9 +1,10 @@
 /**
- * In-process timing of the wasm middleware host: a chain of middleware run on an exchange, batches of requests
+ * In-process timing of the wasm middleware host: the sidecar's chain runner on an exchange, batches of requests
  * timed with the nanosecond clock, and the exchanges the requests run on.
  */
 import { HeaderOverlay, lowerCaseNames } from '../../middleware-wasm/host/headers.js';
-import { MemoryExchange, type GuestRequest, type HttpExchange, type MemoryExchangeInit, type WasmMiddleware } from '../../middleware-wasm/host/index.js';
+import { MemoryExchange, type HttpExchange, type MemoryExchangeInit } from '../../middleware-wasm/host/index.js';
+import type { MiddlewareChain } from '../../proxy/middleware/chain.js';
 
 /** The request every timed exchange starts as: a service invocation with the headers a client usually sends. */
 export const benchRequest = {
@@ -65,32 +66,6 @@ export const freshExchanges: ExchangeSource = {
   next: () => new MemoryExchange(benchRequest),
 };
 
-/** Middleware in order: requests go through them first to last, responses last to first. */
-export class MiddlewareChain {
-  /** Reused per request: holding the requests in flight must not allocate either. */
-  private readonly inFlight: GuestRequest[];
-
-  constructor(private readonly middlewares: readonly WasmMiddleware[]) {
-    this.inFlight = middlewares.map(() => undefined as unknown as GuestRequest);
-  }
-
-  run(exchange: HttpExchange): void {
-    const chain = this.middlewares;
-    const inFlight = this.inFlight;
-    let reached = 0;
-    while (reached < chain.length) {
-      const request = chain[reached]!.handleRequest(exchange);
-      inFlight[reached++] = request;
-      if (!request.next) break;
-    }
-    // The app's response would be produced here; the exchange already carries it.
-    while (reached > 0) {
-      reached--;
-      chain[reached]!.handleResponse(inFlight[reached]!);
-    }
-  }
-}
-
 export interface BatchPlan {
   readonly batches: number;
   readonly batchSize: number;
@@ -110,8 +85,16 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
+/**
+ * One request through the sidecar's own chain runner; the app's answer would come between the two calls, and the
+ * exchange already carries it.
+ */
+export function runThrough(chain: MiddlewareChain, exchange: HttpExchange): void {
+  chain.enter(exchange).leave(false);
+}
+
 function runBatch(chain: MiddlewareChain, source: ExchangeSource, size: number): void {
-  for (let i = 0; i < size; i++) chain.run(source.next());
+  for (let i = 0; i < size; i++) runThrough(chain, source.next());
 }
 
 /** Warms up for `warmupMs` (at least one batch), then times `batches` batches of `batchSize` requests. */

@@ -4,6 +4,7 @@
  * chain of three guests, and the cold start of a guest: compile + instantiate + first request.
  */
 import { randomBytes } from 'node:crypto';
+import { MiddlewareChain } from '../../proxy/middleware/chain.js';
 import { WasmMiddleware, type HttpExchange } from '../../middleware-wasm/host/index.js';
 import { positiveInteger, resolveCommon, type CommonSettings } from '../lib/cli.js';
 import { chooseSubset, parseScenarioOptions } from '../lib/options.js';
@@ -16,7 +17,7 @@ import { distinctCopy, loadBenchGuests, type BenchGuests } from './wasm-guests.j
 import {
   benchRequest,
   freshExchanges,
-  MiddlewareChain,
+  runThrough,
   quantile,
   ReusedExchange,
   timeBatches,
@@ -132,7 +133,7 @@ function measureCase(benchCase: BenchCase, settings: WasmSettings): CaseResult {
   const sources: [ExchangeSource, ExchangeSource] = [reusedExchange, freshExchanges];
   for (const source of sources) {
     const exchange = source.next();
-    benchCase.chain.run(exchange);
+    runThrough(benchCase.chain, exchange);
     benchCase.check(exchange);
   }
   const reused = timeBatches(benchCase.chain, reusedExchange, settings);
@@ -152,7 +153,7 @@ async function measureColdStart(guest: string, bytes: Uint8Array, runs: number, 
     const exchange = new ReusedExchange().next();
     const start = process.hrtime.bigint();
     const middleware = await WasmMiddleware.load(distinct, { name: `cold-${guest}` });
-    new MiddlewareChain([middleware]).run(exchange);
+    runThrough(new MiddlewareChain([middleware]), exchange);
     runsMs.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
   const sorted = runsMs.slice().sort((a, b) => a - b);

@@ -1,7 +1,7 @@
 // The `http_handler` host functions. Each is created once per instance and reads the request the instance is
 // currently serving from `host.current`, so the per-call path allocates nothing beyond what results require.
 
-import type { Logger } from '../../proxy/runtime/logger.js';
+import { LOG_LEVELS, type Logger, type LogLevel } from '../../proxy/runtime/logger.js';
 import { BodyKind, Feature, GuestLogLevel, HeaderKind, SUPPORTED_FEATURES } from './abi.js';
 import type { HeaderFields } from './headers.js';
 import { countLen, GuestAbiViolation, type GuestMemory } from './guest-memory.js';
@@ -46,39 +46,13 @@ export function httpHandlerImports(host: HandlerHost): HandlerImports {
     },
 
     log(level: number, message: number, messageLen: number): void {
-      const logger = host.logger;
-      switch (level) {
-        case GuestLogLevel.debug:
-          if (logger.enabled('debug')) logger.debug(host.memory.readString(message, messageLen, 'message'));
-          return;
-        case GuestLogLevel.info:
-          if (logger.enabled('info')) logger.info(host.memory.readString(message, messageLen, 'message'));
-          return;
-        case GuestLogLevel.warn:
-          if (logger.enabled('warn')) logger.warn(host.memory.readString(message, messageLen, 'message'));
-          return;
-        case GuestLogLevel.error:
-          if (logger.enabled('error')) logger.error(host.memory.readString(message, messageLen, 'message'));
-          return;
-        default:
-          return; // "none" and unknown levels: the ABI says a host that cannot log ignores the message.
-      }
+      const name = loggerLevel(level);
+      if (name !== undefined && host.logger.enabled(name)) host.logger[name](host.memory.readString(message, messageLen, 'message'));
     },
 
     log_enabled(level: number): number {
-      const logger = host.logger;
-      switch (level) {
-        case GuestLogLevel.debug:
-          return logger.enabled('debug') ? 1 : 0;
-        case GuestLogLevel.info:
-          return logger.enabled('info') ? 1 : 0;
-        case GuestLogLevel.warn:
-          return logger.enabled('warn') ? 1 : 0;
-        case GuestLogLevel.error:
-          return logger.enabled('error') ? 1 : 0;
-        default:
-          return 0;
-      }
+      const name = loggerLevel(level);
+      return name !== undefined && host.logger.enabled(name) ? 1 : 0;
     },
 
     get_method(buf: number, bufLimit: number): number {
@@ -279,6 +253,11 @@ function emptyName(fn: string): never {
 
 function trailersUnsupported(fn: string): never {
   throw new GuestAbiViolation(`${fn}: trailers are not supported`);
+}
+
+/** The runtime's level for an ABI log level (debug..error map in order); "none" and unknown levels are ignored, as the ABI allows. */
+function loggerLevel(level: number): LogLevel | undefined {
+  return level >= GuestLogLevel.debug && level <= GuestLogLevel.error ? LOG_LEVELS[level - GuestLogLevel.debug] : undefined;
 }
 
 function unknownKind(fn: string, what: 'header' | 'body', kind: number): never {

@@ -1,5 +1,5 @@
 import type { HttpResponse } from 'uWebSockets.js';
-import { DaprError, errors } from '../runtime/errors.js';
+import { asDaprError, type DaprError } from '../runtime/errors.js';
 import { statusLine } from './status-lines.js';
 
 const JSON_HEADERS: readonly string[] = ['content-type', 'application/json'];
@@ -128,5 +128,5 @@ const STREAM_THRESHOLD = 64 * 1024;
 
 /** Runs an API handler's async work; whatever it throws is answered in Dapr's error shape. */
 export function answer(reply: ApiReply, work: () => Promise<void>): void {
-  work().catch((err: unknown) => reply.error(err instanceof DaprError ? err : errors.internal(String((err as Error)?.message ?? err))));
+  work().catch((err: unknown) => reply.error(asDaprError(err)));
 }

@@ -1,4 +1,4 @@
-import { AppChannelError, AppChannel, type AppResponse } from '../appchannel/http-pool.js';
+import { AppChannelError, type AppChannel, type AppResponse } from '../appchannel/http-pool.js';
 import { GrpcCallError, H2UnaryClient } from '../grpc/h2/transport.js';
 import type { AppAddress, CachedResolver } from '../nameresolution/index.js';
 import { DaprError, errors, GrpcStatus } from '../runtime/errors.js';

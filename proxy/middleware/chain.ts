@@ -3,7 +3,7 @@
 
 import type { HttpMiddleware } from '../../components/middleware/middleware.js';
 import type { GuestRequest, HttpExchange } from '../../middleware-wasm/host/index.js';
-import { DaprError, errors } from '../runtime/errors.js';
+import { asDaprError, errors } from '../runtime/errors.js';
 
 const JSON_TYPE = 'application/json';
 
@@ -73,7 +73,7 @@ export class ChainPass {
 
 /** Replaces whatever response the exchange holds with `err` in Dapr's error shape. */
 export function answerWithError(exchange: HttpExchange, err: unknown): void {
-  const error = err instanceof DaprError ? err : errors.internal(String((err as Error)?.message ?? err));
+  const error = asDaprError(err);
   const headers = exchange.responseHeaders;
   const names: string[] = [];
   const count = headers.collectNames(names);

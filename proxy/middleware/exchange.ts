@@ -6,7 +6,7 @@ import type { HttpExchange } from '../../middleware-wasm/host/index.js';
 import { rewrittenHeaders } from './rewritten-headers.js';
 
 const NO_HEADERS: readonly string[] = [];
-const EMPTY = new Uint8Array(0);
+export const EMPTY_BYTES = new Uint8Array(0);
 
 export abstract class PipelineExchange implements HttpExchange {
   method: string;
@@ -16,7 +16,7 @@ export abstract class PipelineExchange implements HttpExchange {
   requestBody: Uint8Array;
   statusCode = 200;
   responseHeaders = new HeaderOverlay(NO_HEADERS);
-  responseBody: Uint8Array = EMPTY;
+  responseBody: Uint8Array = EMPTY_BYTES;
   /** The handler's header list as it gave it, sent on unchanged when no stage touched the response headers. */
   private answeredHeaders: readonly string[] = NO_HEADERS;
 
@@ -83,4 +83,3 @@ export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-export const EMPTY_BYTES = EMPTY;

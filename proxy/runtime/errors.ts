@@ -56,3 +56,8 @@ export const errors = {
   directInvoke: (appId: string, cause: string, httpStatus = 500, grpcStatus: GrpcStatusCode = GrpcStatus.INTERNAL) =>
     new DaprError('ERR_DIRECT_INVOKE', `failed to invoke, id: ${appId}, err: ${cause}`, httpStatus, grpcStatus),
 };
+
+/** `err` as Dapr answers an unexpected failure: itself when it is a DaprError, else ERR_INTERNAL with its message. */
+export function asDaprError(err: unknown): DaprError {
+  return err instanceof DaprError ? err : errors.internal(String((err as Error)?.message ?? err));
+}
