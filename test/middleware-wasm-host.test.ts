@@ -18,7 +18,7 @@ import {
   watchGuestFile,
   type WasmMiddlewareOptions,
 } from '../middleware-wasm/host/index.js';
-import { countLen } from '../middleware-wasm/host/guest-memory.js';
+import { countLen, GuestMemory } from '../middleware-wasm/host/guest-memory.js';
 import { eventually } from './support/eventually.js';
 import { tempDir } from './support/sidecar.js';
 
@@ -231,6 +231,33 @@ describe('wasm host: what the host remembers between calls', () => {
       assert.deepEqual(valuesOf(flat, 'x-uri'), [uris[i % uris.length]], `request ${i}`);
       assert.deepEqual(valuesOf(flat, 'x-mark'), ['Z'], 'a buffer too small is left alone');
     }
+  });
+
+  test('remembered names and values never answer for bytes that differ in any one position, at any length', () => {
+    const wasmMemory = new WebAssembly.Memory({ initial: 1 });
+    const memory = new GuestMemory(wasmMemory);
+    const at = 101; // unaligned on purpose: the comparison reads 32-bit words at any offset
+    for (let length = 1; length <= 40; length++) {
+      const text = 'abcdefghijklmnopqrstuvwxyz0123456789ABCD'.slice(0, length);
+      const bytes = (): Uint8Array => new Uint8Array(wasmMemory.buffer, at, length);
+      bytes().set(Buffer.from(text));
+      assert.equal(memory.readHeaderValue(at, length), text);
+      assert.equal(memory.readHeaderName(at, length), text.toLowerCase());
+      for (let position = 0; position < length; position++) {
+        const changed = text.slice(0, position) + '_' + text.slice(position + 1);
+        bytes()[position] = 0x5f;
+        assert.equal(memory.readHeaderValue(at, length), changed, `length ${length}, byte ${position}`);
+        assert.equal(memory.readHeaderName(at, length), changed.toLowerCase(), `length ${length}, byte ${position}`);
+        bytes().set(Buffer.from(text));
+        assert.equal(memory.readHeaderValue(at, length), text, `length ${length}, restored`);
+      }
+    }
+    // Growing detaches the old buffer; the remembered bytes must be compared against the new one.
+    wasmMemory.grow(1);
+    new Uint8Array(wasmMemory.buffer, at, 4).set(Buffer.from('wxyz'));
+    assert.equal(memory.readHeaderValue(at, 4), 'wxyz');
+    new Uint8Array(wasmMemory.buffer, 70_000, 4).set(Buffer.from('past'));
+    assert.equal(memory.readHeaderValue(70_000, 4), 'past');
   });
 
   test('count_len results are exact at the edges and when cached values share a slot', () => {

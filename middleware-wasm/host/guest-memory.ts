@@ -40,6 +40,8 @@ export class GuestAbiViolation extends Error {
 
 export class GuestMemory {
   private bytes: Buffer;
+  /** The same memory read in 32-bit words, which is how the caches compare bytes; rebuilt with `bytes`. */
+  private words: DataView;
   private readonly recentNames = new RecentDecodings(NAME_CACHE_SIZE);
   private readonly recentValues = new RecentDecodings(VALUE_CACHE_SIZE);
   private readonly recentWrites = new RecentEncodings(WRITE_CACHE_SIZE);
@@ -48,6 +50,7 @@ export class GuestMemory {
 
   constructor(private readonly memory: WebAssembly.Memory) {
     this.bytes = Buffer.from(memory.buffer);
+    this.words = new DataView(memory.buffer);
   }
 
   get byteLength(): number {
@@ -72,6 +75,7 @@ export class GuestMemory {
   }
 
   private remap(): Buffer {
+    this.words = new DataView(this.memory.buffer);
     return (this.bytes = Buffer.from(this.memory.buffer));
   }
 
@@ -108,12 +112,15 @@ export class GuestMemory {
   private readCached(cache: RecentDecodings, maxLength: number, ptr: number, len: number, what: string, lowerCase: boolean): string {
     const start = ptr >>> 0;
     const length = len >>> 0;
-    return cache.find(this.checkRange(start, length, what), start, length) ?? this.decodeAndRemember(cache, maxLength, start, length, what, lowerCase);
+    // checkRange also brings `words` up to date after the memory grew.
+    const view = this.checkRange(start, length, what);
+    return cache.find(view, this.words, start, length) ?? this.decodeAndRemember(cache, maxLength, start, length, what, lowerCase);
   }
 
   private decodeAndRemember(cache: RecentDecodings, maxLength: number, start: number, length: number, what: string, lowerCase: boolean): string {
     const text = this.readString(start, length, what, lowerCase);
-    return length > maxLength ? text : cache.remember(copyBytes(this.view(), start, length), text);
+    if (length <= maxLength) cache.remember(this.view(), start, length, text);
+    return text;
   }
 
   /** A copy of the bytes: the guest may overwrite its memory as soon as the host function returns. */
@@ -223,40 +230,76 @@ function writeString(view: Buffer, at: number, value: string, len: number): numb
   return length;
 }
 
-class RecentCache<K, V> {
-  protected readonly keys: K[] = [];
-  protected readonly values: V[] = [];
+/**
+ * Strings read from guest memory, found again by their exact bytes. The bytes are kept as the 32-bit words a
+ * lookup compares: at offsets 0, 4, 8, ... and a last one ending exactly at the end (overlapping the one before
+ * unless the length is a multiple of 4), so 15 bytes take 4 comparisons rather than 15. Shorter than 4 bytes,
+ * the single "word" is the bytes themselves, compared one by one.
+ */
+class RecentDecodings {
+  private readonly lengths: number[] = [];
+  private readonly words: Uint32Array[] = [];
+  private readonly texts: string[] = [];
   private nextSlot = 0;
 
   constructor(private readonly size: number) {}
 
-  remember(key: K, value: V): V {
-    const slot = this.nextSlot;
-    this.keys[slot] = key;
-    this.values[slot] = value;
-    this.nextSlot = (slot + 1) % this.size;
-    return value;
-  }
-}
-
-/** Strings read from guest memory, found again by their exact bytes. */
-class RecentDecodings extends RecentCache<Uint8Array, string> {
-  find(view: Buffer, start: number, length: number): string | undefined {
-    const keys = this.keys;
-    for (let slot = 0; slot < keys.length; slot++) {
-      const bytes = keys[slot]!;
-      if (bytes.length === length && sameBytes(view, start, bytes)) return this.values[slot];
+  find(view: Buffer, memoryWords: DataView, start: number, length: number): string | undefined {
+    const lengths = this.lengths;
+    for (let slot = 0; slot < lengths.length; slot++) {
+      if (lengths[slot] === length && sameWords(view, memoryWords, start, length, this.words[slot]!)) return this.texts[slot];
     }
     return undefined;
   }
+
+  remember(view: Buffer, start: number, length: number, text: string): void {
+    const slot = this.nextSlot;
+    this.lengths[slot] = length;
+    this.words[slot] = wordsOf(view, start, length);
+    this.texts[slot] = text;
+    this.nextSlot = (slot + 1) % this.size;
+  }
+}
+
+/** The comparison words of bytes [start, start+length) (see `RecentDecodings`). */
+function wordsOf(view: Buffer, start: number, length: number): Uint32Array {
+  if (length < 4) return Uint32Array.from(view.subarray(start, start + length));
+  const count = (length + 3) >>> 2;
+  const words = new Uint32Array(count);
+  for (let i = 0; i < count - 1; i++) words[i] = view.readUInt32LE(start + 4 * i);
+  words[count - 1] = view.readUInt32LE(start + length - 4);
+  return words;
+}
+
+function sameWords(view: Buffer, memoryWords: DataView, start: number, length: number, words: Uint32Array): boolean {
+  const count = words.length;
+  if (length < 4) {
+    for (let i = 0; i < count; i++) if (view[start + i] !== words[i]) return false;
+    return true;
+  }
+  for (let i = 0; i < count - 1; i++) if (memoryWords.getUint32(start + 4 * i, true) !== words[i]) return false;
+  return memoryWords.getUint32(start + length - 4, true) === words[count - 1];
 }
 
 /** Strings written to guest memory and their UTF-8 bytes, found again by string equality. */
-class RecentEncodings extends RecentCache<string, Uint8Array> {
+class RecentEncodings {
+  private readonly keys: string[] = [];
+  private readonly values: Uint8Array[] = [];
+  private nextSlot = 0;
+
+  constructor(private readonly size: number) {}
+
   find(value: string): Uint8Array | undefined {
     const keys = this.keys;
     for (let slot = 0; slot < keys.length; slot++) if (keys[slot] === value) return this.values[slot];
     return undefined;
+  }
+
+  remember(value: string, bytes: Uint8Array): void {
+    const slot = this.nextSlot;
+    this.keys[slot] = value;
+    this.values[slot] = bytes;
+    this.nextSlot = (slot + 1) % this.size;
   }
 }
 
@@ -269,9 +312,4 @@ function copyBytes(view: Buffer, start: number, length: number): Uint8Array {
   const copy = new Uint8Array(length);
   view.copy(copy, 0, start, start + length);
   return copy;
-}
-
-function sameBytes(view: Buffer, start: number, expected: Uint8Array): boolean {
-  for (let i = 0; i < expected.length; i++) if (view[start + i] !== expected[i]) return false;
-  return true;
 }
