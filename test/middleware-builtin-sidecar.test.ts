@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { echo, startApp, type AppHandler, type TestApp } from './support/apps.js';
 import { closeHttpAgent, http, json, type HttpResult } from './support/http.js';
 import { componentYaml, pipelineConfigYaml, type PipelineHandler } from './support/resources.js';
+import { logLines, PipelineWorkspace } from './support/middleware-sidecar.js';
 import { startSidecar, tempDir, type SidecarProcess } from './support/sidecar.js';
 
 const run = randomBytes(4).toString('hex');
@@ -460,17 +461,6 @@ describe('apikey', () => {
       assert.match(body.message, /X-Tenant-Key/);
     });
   });
-
-  describe('without keys', () => {
-    const stack = stackFor('apikey-nokeys', () => componentYaml({ name: 'apikey', type: 'middleware.http.apikey' }), { api: [APIKEY] });
-
-    it('starts, logs the problem and answers every request 500 ERR_MIDDLEWARE_CONFIG', async () => {
-      assert.match(stack().sidecar.output(), /apikey: no API key is configured in metadata 'keys'; every request will be answered 500/);
-      const { result, seen } = await seenByApp(stack().app, () => Promise.all([http(stack().invoke('x')), http(stack().invoke('x'), { headers: { 'x-api-key': '' } })]));
-      for (const res of result) assert.match(assertDaprError(res, 500, 'ERR_MIDDLEWARE_CONFIG').message, /keys/);
-      assert.equal(seen.length, 0);
-    });
-  });
 });
 
 describe('a chain of built-ins: apikey -> routeralias -> uppercase', () => {
@@ -518,39 +508,62 @@ describe('a chain of built-ins: apikey -> routeralias -> uppercase', () => {
 });
 
 describe('built-ins with a configuration they cannot use', () => {
-  const cases: Array<{ label: string; component: PipelineHandler; metadata: Record<string, string>; logged: RegExp }> = [
+  const workspace = new PipelineWorkspace();
+  after(() => workspace.remove());
+
+  const cases: Array<{ component: PipelineHandler; metadata: Record<string, string>; reason: RegExp }> = [
     {
-      label: 'bad-routes',
       component: ROUTERALIAS,
       // Dapr also reads a YAML dictionary here; the built-in takes JSON only.
       metadata: { routes: '/mall/activity/info: /v1.0/invoke/srv/method/info' },
-      logged: /routeralias: routes must be a JSON object of alias path to target path/,
+      reason: /routeralias: routes must be a JSON object of alias path to target path/,
     },
     {
-      label: 'bad-rate',
       component: { name: 'ratelimit', type: 'middleware.http.ratelimit' },
       metadata: { maxRequestsPerSecond: 'abc' },
-      // The log line quotes the message, so its own quotes come escaped.
-      logged: /ratelimit: maxRequestsPerSecond must be a positive number, got \\"abc\\"/,
+      reason: /ratelimit: maxRequestsPerSecond must be a positive number, got "abc"/,
     },
     {
-      label: 'bad-rule',
       component: { name: 'routerchecker', type: 'middleware.http.routerchecker' },
       // Valid for Go's regexp, outside the subset the built-in matches.
       metadata: { rule: '^/v1\\.0/(invoke|state)/.*$' },
-      logged: /routerchecker: rule .* every request will be answered 500/,
+      reason: /routerchecker: rule .*\(invoke\|state\).* is not supported/,
     },
+    { component: APIKEY, metadata: {}, reason: /apikey: no API key is configured in metadata 'keys'/ },
   ];
-  for (const { label, component, metadata, logged } of cases) {
-    describe(`${component.type} ${JSON.stringify(metadata)}`, () => {
-      const stack = stackFor(label, () => componentYaml({ ...component, metadata }), { api: [component] });
-
-      it('starts, logs why, and answers every request 500 ERR_MIDDLEWARE_CONFIG without reaching the app', async () => {
-        assert.match(stack().sidecar.output(), logged);
-        const { result, seen } = await seenByApp(stack().app, () => Promise.all([http(stack().invoke('x')), http(stack().sidecar.url('/v1.0/metadata'))]));
-        for (const res of result) assertDaprError(res, 500, 'ERR_MIDDLEWARE_CONFIG');
-        assert.equal(seen.length, 0);
-      });
+  for (const { component, metadata, reason } of cases) {
+    it(`${component.type} ${JSON.stringify(metadata)} stops the sidecar, saying why`, async () => {
+      const { code, output } = await workspace.failedStart(`mw-bad-${run}`, [{ ...component, metadata }], { api: [component] });
+      assert.notEqual(code, 0, output);
+      const failure = logLines(output).find((line) => line.startsWith('error start-up failed: '));
+      assert.ok(failure !== undefined, output);
+      assert.match(failure, new RegExp(`component "${component.name}".*the guest failed to start`));
+      assert.match(failure, reason);
     });
   }
+
+  describe('with spec.ignoreErrors and in no pipeline', () => {
+    const stack = stackFor(
+      'bad-ignored',
+      () => `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: apikey
+spec:
+  type: middleware.http.apikey
+  version: v1
+  ignoreErrors: true
+`,
+      {},
+    );
+
+    it('starts without it and logs why it was left out', async () => {
+      assert.equal((await http(stack().invoke('x'))).status, 200);
+      const ignored = logLines(stack().sidecar.output()).find((line) => line.includes('ignored: spec.ignoreErrors is true'));
+      assert.match(ignored ?? '', /^warn .*component "apikey".*no API key is configured/);
+      // Like daprd, the metadata API leaves `components` out when none is loaded.
+      const { components } = json(await http(stack().sidecar.url('/v1.0/metadata'))) as { components?: Array<{ name: string }> };
+      assert.equal(components, undefined);
+    });
+  });
 });

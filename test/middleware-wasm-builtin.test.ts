@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger, LogLevel } from '../proxy/runtime/logger.js';
-import { MemoryExchange, WasmMiddleware, type GuestRequest, type MemoryExchangeInit } from '../middleware-wasm/host/index.js';
+import { MemoryExchange, WasmLoadError, WasmMiddleware, type GuestRequest, type MemoryExchangeInit } from '../middleware-wasm/host/index.js';
 import { eventually } from './support/eventually.js';
 
 // The compiled test may run from an output dir that only links package.json; its real location is the root.
@@ -90,11 +90,16 @@ function assertAnswered({ request, exchange }: Outcome, status: number): string 
   return text(exchange.responseBody);
 }
 
-function assertMisconfigured(outcome: Outcome, logger: Loaded['logger'], fragment: string): void {
-  const body = JSON.parse(assertAnswered(outcome, 500)) as { errorCode: string; message: string };
-  assert.equal(body.errorCode, 'ERR_MIDDLEWARE_CONFIG');
-  assert.match(body.message, new RegExp(fragment));
-  assert.ok(logger.lines.some((line) => line.level === 'error' && line.msg.includes(fragment)), 'the problem is logged at start');
+/** Asserts the built-in refuses to start with `metadata`: loading fails, quoting the reason the guest logged. */
+async function assertRefusesToStart(name: Builtin, metadata: Record<string, string> | string, fragment: string): Promise<void> {
+  const logger = recordingLogger();
+  const config = typeof metadata === 'string' ? metadata : JSON.stringify(metadata);
+  await assert.rejects(WasmMiddleware.load(wasm.get(name)!, { name, guestConfig: new TextEncoder().encode(config), logger }), (err: Error) => {
+    assert.ok(err instanceof WasmLoadError, `${err.name}: ${err.message}`);
+    assert.match(err.message, new RegExp(`${name}": the guest failed to start: .*the guest reported: ${name}: .*${fragment}`));
+    return true;
+  });
+  assert.ok(logger.lines.some((line) => line.level === 'error' && line.msg.includes(fragment)), 'the reason is logged too');
 }
 
 describe('built-in middleware modules', () => {
@@ -106,10 +111,12 @@ describe('built-in middleware modules', () => {
     }
   });
 
-  test('a configuration that is not a JSON object of strings is refused: 500 on every request', async () => {
-    const { middleware, logger } = await load('routerchecker', '{"rule": ["^/a$"]}');
-    assertMisconfigured(run(middleware, { uri: '/a' }), logger, 'not a JSON object of strings');
-    assertMisconfigured(run(middleware, { uri: '/b' }), logger, 'not a JSON object of strings');
+  test('a configuration that is not a JSON object of strings stops a built-in from starting', async () => {
+    // uppercase takes no configuration and reads none.
+    for (const name of BUILTINS.filter((builtin) => builtin !== 'uppercase')) {
+      await assertRefusesToStart(name, '{"rule": ["^/a$"]}', 'not a JSON object of strings');
+    }
+    await assertRefusesToStart('ratelimit', 'not json', 'not a JSON object of strings');
   });
 
   test('metadata names match ignoring case; JSON escapes in values are resolved', async () => {
@@ -195,10 +202,9 @@ describe('routeralias (middleware.http.routeralias)', () => {
   });
 
   test('refuses routes that are not JSON, or variables it cannot match', async () => {
-    const yaml = await load('routeralias', { routes: '/a: /b' });
-    assertMisconfigured(run(yaml.middleware, { uri: '/a' }), yaml.logger, 'routes must be a JSON object');
-    const pattern = await load('routeralias', { routes: JSON.stringify({ '/a/{id:[0-9]+}': '/b' }) });
-    assertMisconfigured(run(pattern.middleware, { uri: '/a/1' }), pattern.logger, 'whole-segment variables');
+    await assertRefusesToStart('routeralias', { routes: '/a: /b' }, 'routes must be a JSON object');
+    await assertRefusesToStart('routeralias', { routes: JSON.stringify({ '/a/{id:[0-9]+}': '/b' }) }, 'whole-segment variables');
+    await assertRefusesToStart('routeralias', { routes: JSON.stringify({ 'a': '/b' }) }, 'the alias must be a path');
   });
 });
 
@@ -245,10 +251,9 @@ describe('routerchecker (middleware.http.routerchecker)', () => {
     }
   });
 
-  test('refuses rules outside the subset at start: 500 on every request', async () => {
+  test('a rule outside the subset stops it from starting', async () => {
     for (const rule of ['^/(a|b)$', '^/a{2}$', '^/a**$', '/a^b', '^/\\bword', '^/[[:alpha:]]$', '^/[a-', '*a']) {
-      const { middleware: checker, logger } = await load('routerchecker', { rule });
-      assertMisconfigured(run(checker, { uri: '/a' }), logger, 'is not supported');
+      await assertRefusesToStart('routerchecker', { rule }, 'is not supported');
     }
   });
 
@@ -307,10 +312,9 @@ describe('ratelimit (middleware.http.ratelimit)', () => {
     assert.equal(results.indexOf(false) + 1, 112);
   });
 
-  test('refuses a rate that is not a positive number', async () => {
-    for (const rate of ['abc', '0', '-5', '10x']) {
-      const { middleware, logger } = await load('ratelimit', { maxRequestsPerSecond: rate });
-      assertMisconfigured(run(middleware), logger, 'maxRequestsPerSecond must be a positive number');
+  test('a rate that is not a positive number stops it from starting', async () => {
+    for (const rate of ['abc', '0', '-5', '10x', 'Infinity']) {
+      await assertRefusesToStart('ratelimit', { maxRequestsPerSecond: rate }, 'maxRequestsPerSecond must be a positive number');
     }
   });
 });
@@ -341,10 +345,10 @@ describe('apikey', () => {
     assertAnswered(run(custom, { requestHeaders: ['x-api-key', 'k1'] }), 401);
   });
 
-  test('refuses to run without keys: 500 on every request', async () => {
+  test('does not start without keys, or with an empty headerName', async () => {
     for (const metadata of [{}, { keys: ' , ' }] as Array<Record<string, string>>) {
-      const { middleware: empty, logger } = await load('apikey', metadata);
-      assertMisconfigured(run(empty, { requestHeaders: ['x-api-key', ''] }), logger, 'no API key is configured');
+      await assertRefusesToStart('apikey', metadata, 'no API key is configured');
     }
+    await assertRefusesToStart('apikey', { keys: 'k1', headerName: ' ' }, 'headerName must not be empty');
   });
 });

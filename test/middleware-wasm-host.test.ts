@@ -507,6 +507,31 @@ describe('wasm host: WASI', () => {
     await assert.rejects(WasmMiddleware.load(exiting), /failed to start: guest called proc_exit\(3\)/);
   });
 
+  test('a guest that traps while starting fails to load, quoting the errors and stderr lines it wrote first', async () => {
+    const refusing = wat(`(module
+      (import "http_handler" "log" (func $log (param i32 i32 i32)))
+      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 0) "setting up")
+      (data (i32.const 16) "rate: not a number")
+      (data (i32.const 48) "panic: bad config\\0a")
+      (data (i32.const 80) "\\30\\00\\00\\00\\12\\00\\00\\00")
+      (func (export "_start")
+        (call $log (i32.const 0) (i32.const 0) (i32.const 10))
+        (call $log (i32.const 2) (i32.const 16) (i32.const 18))
+        (drop (call $fd_write (i32.const 2) (i32.const 80) (i32.const 1) (i32.const 96)))
+        unreachable)
+      (func (export "handle_request") (result i64) (i64.const 1)) (func (export "handle_response") (param i32 i32)))`);
+    // Even with only errors let through, the warning from stderr is quoted in the failure.
+    const logger = recordingLogger('error');
+    await assert.rejects(WasmMiddleware.load(refusing, { name: 'refusing', logger }), (err: Error) => {
+      assert.ok(err instanceof WasmLoadError);
+      assert.equal(err.message, 'wasm middleware "refusing": the guest failed to start: unreachable; the guest reported: rate: not a number; panic: bad config');
+      return true;
+    });
+    assert.deepEqual(logger.lines, [{ level: 'error', msg: 'rate: not a number' }]);
+  });
+
   test('strictSandbox: fixed wall clock, a monotonic clock that ticks, and seeded randomness', async () => {
     const run = async (strictSandbox: boolean): Promise<Buffer> => {
       const middleware = await load('sandbox.wat', { strictSandbox });

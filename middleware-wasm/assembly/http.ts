@@ -221,6 +221,16 @@ export function log(level: i32, message: string): void {
   abi.log(level, staged, stagedLen);
 }
 
+/**
+ * Stops the middleware from starting: logs `reason` as an error and traps. Call it at the top level (during
+ * `_start`) when the configuration is unusable; the host then refuses to load the module, as daprd refuses a
+ * component whose initialisation failed, instead of running a middleware that cannot do its job.
+ */
+export function refuseToStart(reason: string): void {
+  log(abi.LogLevel.Error, reason);
+  unreachable();
+}
+
 /** Whether the host logs `level`: check before building an expensive message. */
 export function logEnabled(level: i32): bool {
   return abi.log_enabled(level) != 0;

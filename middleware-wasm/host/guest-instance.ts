@@ -1,6 +1,6 @@
 // One live instance of a guest: its memory, the host functions bound to it, and the request it is serving.
 
-import type { Logger } from '../../proxy/runtime/logger.js';
+import type { Logger, LogLevel } from '../../proxy/runtime/logger.js';
 import { HOST_MODULE } from './abi.js';
 import { GuestMemory } from './guest-memory.js';
 import { httpHandlerImports, type HandlerHost } from './http-handler-imports.js';
@@ -23,6 +23,8 @@ export class GuestInstance implements HandlerHost, WasiHost {
   private readonly handleRequestExport: () => bigint;
   private readonly handleResponseExport: (reqCtx: number, isError: number) => void;
   private readonly output: WasiOutput;
+  /** Set while `_start` runs, so that a guest refusing to start can be quoted in the load error. */
+  private startupLog: StartupLog | null = null;
 
   /** Instantiates synchronously and runs the guest's `_start` or `_initialize`; throws if either fails. */
   constructor(
@@ -47,7 +49,7 @@ export class GuestInstance implements HandlerHost, WasiHost {
   }
 
   get logger(): Logger {
-    return this.settings.logger;
+    return this.startupLog ?? this.settings.logger;
   }
 
   get strictSandbox(): boolean {
@@ -79,13 +81,59 @@ export class GuestInstance implements HandlerHost, WasiHost {
     // A command (`_start`) runs main once; a reactor (`_initialize`) sets itself up. Both register handlers.
     const entry = (exports['_start'] ?? exports['_initialize']) as (() => void) | undefined;
     if (entry === undefined) return;
+    const startupLog = new StartupLog(this.settings.logger);
+    this.startupLog = startupLog;
+    let failure: unknown = null;
     try {
       entry();
     } catch (err) {
       // TinyGo's main ends with proc_exit(0): the guest finished starting, it did not fail.
-      if (!(err instanceof ProcExit && err.code === 0)) throw err;
+      if (!(err instanceof ProcExit && err.code === 0)) failure = err;
     } finally {
       this.output.flush();
+      this.startupLog = null;
     }
+    if (failure !== null) throw startupLog.explain(failure);
+  }
+}
+
+/**
+ * The log while a guest starts: passes every line on and keeps the warnings and errors, among them a
+ * `refuseToStart` reason, an AssemblyScript abort or a TinyGo panic on stderr. A trap alone says only
+ * "unreachable"; the start-up failure quotes what the guest said before it.
+ */
+class StartupLog implements Logger {
+  private readonly problems: string[] = [];
+
+  constructor(private readonly target: Logger) {}
+
+  debug(msg: string): void {
+    this.target.debug(msg);
+  }
+
+  info(msg: string): void {
+    this.target.info(msg);
+  }
+
+  warn(msg: string): void {
+    this.problems.push(msg);
+    this.target.warn(msg);
+  }
+
+  error(msg: string): void {
+    this.problems.push(msg);
+    this.target.error(msg);
+  }
+
+  /** Warnings and errors are always wanted here, whatever the log level lets through. */
+  enabled(level: LogLevel): boolean {
+    return level === 'warn' || level === 'error' || this.target.enabled(level);
+  }
+
+  /** `failure`, with what the guest reported while starting, if anything. */
+  explain(failure: unknown): Error {
+    const cause = failure instanceof Error ? failure : new Error(String(failure));
+    if (this.problems.length === 0) return cause;
+    return new Error(`${cause.message}; the guest reported: ${this.problems.join('; ')}`, { cause });
   }
 }

@@ -1,10 +1,10 @@
 // A header-based API key check (no Dapr counterpart): a request passes only if header `headerName` (default
 // "x-api-key") holds one of the comma-separated `keys`; otherwise it is answered 401 with a JSON error. The
-// header is left in place for the next handler. Without any key configured every request is answered 500:
-// an empty key list is a mistake, not a wish to refuse or to admit everyone.
+// header is left in place for the next handler. Without any key configured the middleware does not start: an
+// empty key list is a mistake, not a wish to refuse or to admit everyone.
 import { onRequest, proceed, Request, Response } from "../../../assembly";
 import { readConfig } from "../../shared/assembly/config";
-import { respondJsonError, respondMisconfigured } from "../../shared/assembly/respond";
+import { respondJsonError } from "../../shared/assembly/respond";
 
 export { handle_request, handle_response } from "../../../assembly";
 
@@ -15,8 +15,6 @@ const headerName = readHeaderName();
 const keys = readKeys();
 
 onRequest((request: Request, response: Response): i64 => {
-  const problem = config.problem;
-  if (problem != null) return respondMisconfigured(response, problem);
   const presented = request.headers.get(headerName);
   if (presented != null && isKnownKey(String.UTF8.encode(presented))) return proceed();
   return respondJsonError(response, 401, "ERR_UNAUTHORIZED", "missing or invalid API key in header " + headerName);

@@ -10,7 +10,7 @@
 import { onRequest, proceed, Request, Response } from "../../../assembly";
 import { readConfig } from "../../shared/assembly/config";
 import { isNumber } from "../../shared/assembly/json";
-import { respondJsonError, respondMisconfigured, respondText } from "../../shared/assembly/respond";
+import { respondJsonError, respondText } from "../../shared/assembly/respond";
 import { RateLimit } from "./buckets";
 import { monotonicNanos } from "./clock";
 
@@ -22,8 +22,6 @@ const config = readConfig("ratelimit");
 const limit = readLimit();
 
 onRequest((request: Request, response: Response): i64 => {
-  const problem = config.problem;
-  if (problem != null) return respondMisconfigured(response, problem);
   const now = monotonicNanos();
   if (now < 0) return respondJsonError(response, 500, "ERR_MIDDLEWARE_CLOCK", "ratelimit: the host gives no monotonic clock");
   const key = String.UTF8.encode(clientKey(request));
@@ -39,7 +37,6 @@ function readLimit(): RateLimit {
     rate = isNumber(text) ? parseFloat(text) : NaN;
     if (!(rate > 0) || !isFinite(rate)) {
       config.refuse("maxRequestsPerSecond must be a positive number, got \"" + configured + "\"");
-      rate = DEFAULT_REQUESTS_PER_SECOND;
     }
   }
   return new RateLimit(rate, max<i32>(1, <i32>Math.floor(rate)));

@@ -13,7 +13,6 @@
 import { onRequest, proceed, Request, Response } from "../../../assembly";
 import { MiddlewareConfig, readConfig } from "../../shared/assembly/config";
 import { parseStringObject, StringObject } from "../../shared/assembly/json";
-import { respondMisconfigured } from "../../shared/assembly/respond";
 import { decodePath, queryEscape, queryStart } from "../../shared/assembly/uri";
 import { Route } from "./routes";
 
@@ -23,8 +22,6 @@ const config = readConfig("routeralias");
 const routes = readRoutes(config);
 
 onRequest((request: Request, response: Response): i64 => {
-  const problem = config.problem;
-  if (problem != null) return respondMisconfigured(response, problem);
   if (routes.length == 0) return proceed();
   const uri = request.uri;
   const split = queryStart(uri);
@@ -51,7 +48,6 @@ function rewritten(target: string, query: string, bound: string[]): string {
 
 function readRoutes(config: MiddlewareConfig): Route[] {
   const routes = new Array<Route>(0);
-  if (config.problem != null) return routes;
   const json = config.get("routes");
   let table: StringObject;
   if (json != null) {

@@ -3,11 +3,11 @@
 // "?" and the raw query when there is one, e.g. `/v1.0/invoke/app/method/cat password?x=1`.
 //
 // The rule is compiled by regex.ts, which supports the subset of Go's syntax described there; a rule outside
-// it is refused at start-up (logged, and every request answered 500) rather than matched differently. Without
+// it stops the middleware from starting rather than being matched differently. Without
 // a rule every request passes, as in Dapr, where the empty expression matches everything.
 import { onRequest, proceed, Request, Response } from "../../../assembly";
 import { readConfig } from "../../shared/assembly/config";
-import { respondMisconfigured, respondText } from "../../shared/assembly/respond";
+import { respondText } from "../../shared/assembly/respond";
 import { decodePath, queryStart } from "../../shared/assembly/uri";
 import { Regex } from "./regex";
 
@@ -17,11 +17,9 @@ const config = readConfig("routerchecker");
 const configuredRule = config.get("rule");
 const rule = new Regex(configuredRule != null ? configuredRule! : "");
 if (rule.error != null) config.refuse("rule " + configuredRule! + ": " + rule.error!);
-if (configuredRule == null && config.problem == null) config.warn("no rule is configured: every request passes");
+if (configuredRule == null) config.warn("no rule is configured: every request passes");
 
 onRequest((request: Request, response: Response): i64 => {
-  const problem = config.problem;
-  if (problem != null) return respondMisconfigured(response, problem);
   const uri = request.uri;
   const split = queryStart(uri);
   const path = decodePath(uri.substring(0, split));

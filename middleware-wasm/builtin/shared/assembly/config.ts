@@ -2,15 +2,13 @@
 // JSON object of metadata name → string value, e.g. {"maxRequestsPerSecond": "10"}. Names match ignoring
 // case, as everywhere else in component metadata.
 //
-// A middleware cannot refuse to load, so a bad configuration is logged once at start-up and every request
-// is then answered 500 (see respond.ts): failing loudly beats silently letting traffic through unchecked.
-import { getConfig, log, LogLevel } from "../../../assembly";
+// Configuration is read at the top level, during `_start`. A configuration a middleware cannot use stops it
+// from starting, and with it the sidecar (as daprd stops when a component fails to initialise): running an
+// API-key check without keys, or a rate limit at some other rate, would be worse than not running at all.
+import { getConfig, log, LogLevel, refuseToStart } from "../../../assembly";
 import { parseStringObject, StringObject } from "./json";
 
 export class MiddlewareConfig {
-  /** What is wrong with the configuration, or null when it is usable so far. */
-  problem: string | null = null;
-
   constructor(readonly middleware: string, readonly metadata: StringObject) {}
 
   /** The value of metadata `name` (ignoring case), or null when absent. */
@@ -18,12 +16,9 @@ export class MiddlewareConfig {
     return this.metadata.getIgnoreCase(name);
   }
 
-  /** Records the first problem found and logs it; later requests are refused with it. */
+  /** Stops the middleware from starting because of `problem`, which the host reports. */
   refuse(problem: string): void {
-    if (this.problem != null) return;
-    const message = this.middleware + ": " + problem;
-    this.problem = message;
-    log(LogLevel.Error, message + "; every request will be answered 500");
+    refuseToStart(this.middleware + ": " + problem);
   }
 
   warn(message: string): void {

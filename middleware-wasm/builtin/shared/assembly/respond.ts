@@ -18,8 +18,3 @@ export function respondJsonError(response: Response, status: i32, errorCode: str
   response.body.writeText("{\"errorCode\":" + quoteJson(errorCode) + ",\"message\":" + quoteJson(message) + "}");
   return finish();
 }
-
-/** The answer to every request while the middleware's configuration is unusable. */
-export function respondMisconfigured(response: Response, problem: string): i64 {
-  return respondJsonError(response, 500, "ERR_MIDDLEWARE_CONFIG", problem);
-}
