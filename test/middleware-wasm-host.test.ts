@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import createWabt from 'wabt';
+import { pathToFileURL } from 'node:url';
 import type { Logger, LogLevel } from '../proxy/runtime/logger.js';
 import {
   Feature,
@@ -21,31 +20,11 @@ import {
 import { countLen, GuestMemory } from '../middleware-wasm/host/guest-memory.js';
 import { eventually } from './support/eventually.js';
 import { tempDir } from './support/sidecar.js';
+import { watCompiler, type WatCompiler } from './support/wat.js';
 
-/** The .wat sources stay next to the test's source, which the emitted source map points at. */
-const fixtures = ((): string => {
-  const compiled = fileURLToPath(import.meta.url);
-  const map = JSON.parse(readFileSync(`${compiled}.map`, 'utf8')) as { sources: string[] };
-  return join(dirname(resolve(dirname(compiled), map.sources[0]!)), 'fixtures', 'wasm');
-})();
-
-type Wabt = Awaited<ReturnType<typeof createWabt>>;
-let wabt: Wabt;
-
-function wat(text: string, name = 'inline.wat'): Uint8Array {
-  const module = wabt.parseWat(name, text);
-  try {
-    return module.toBinary({}).buffer;
-  } finally {
-    module.destroy();
-  }
-}
-
-function fixture(name: string, replace: Record<string, string> = {}): Uint8Array {
-  let text = readFileSync(join(fixtures, name), 'utf8');
-  for (const [from, to] of Object.entries(replace)) text = text.replaceAll(from, to);
-  return wat(text, name);
-}
+let compiler: WatCompiler;
+const wat = (text: string, name?: string): Uint8Array => compiler.compile(text, name);
+const fixture = (name: string, replace: Record<string, string> = {}): Uint8Array => compiler.fixture(name, replace);
 
 interface LogLine {
   level: LogLevel;
@@ -107,7 +86,7 @@ class ReportReader {
 }
 
 before(async () => {
-  wabt = await createWabt();
+  compiler = await watCompiler();
 });
 
 describe('wasm host: headers', () => {

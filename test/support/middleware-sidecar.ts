@@ -1,36 +1,16 @@
 // Real sidecars running Configuration middleware pipelines of http-wasm guests: guests are compiled from the
 // .wat fixtures, written as .wasm files, and named by file:// URLs in `middleware.http.wasm` components.
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import createWabt from 'wabt';
 import { componentYaml, pipelineConfigYaml, type ComponentSpec, type MetadataValue, type PipelineHandler } from './resources.js';
 import { runSidecarCli, startSidecar, tempDir, type SidecarProcess } from './sidecar.js';
+import { watCompiler } from './wat.js';
 
-/** test/fixtures/wasm in the source tree, found through the source map: the compiled tests live elsewhere. */
-const FIXTURES = ((): string => {
-  const compiled = fileURLToPath(import.meta.url);
-  const map = JSON.parse(readFileSync(`${compiled}.map`, 'utf8')) as { sources: string[] };
-  return join(dirname(resolve(dirname(compiled), map.sources[0]!)), '..', 'fixtures', 'wasm');
-})();
-
-type Wabt = Awaited<ReturnType<typeof createWabt>>;
-let wabt: Promise<Wabt> | null = null;
-
-/**
- * A fixture under test/fixtures/wasm (e.g. "stamp.wat" or "pipeline/chain.wat") compiled to wasm; each `replace`
- * key is substituted in the text first, to build variants of one guest.
- */
+/** A fixture under test/fixtures/wasm compiled to wasm (see `WatCompiler.fixture`). */
 export async function compileFixture(name: string, replace: Readonly<Record<string, string>> = {}): Promise<Uint8Array> {
-  let text = readFileSync(join(FIXTURES, name), 'utf8');
-  for (const [from, to] of Object.entries(replace)) text = text.replaceAll(from, to);
-  const module = (await (wabt ??= createWabt())).parseWat(name, text);
-  try {
-    return module.toBinary({}).buffer;
-  } finally {
-    module.destroy();
-  }
+  return (await watCompiler()).fixture(name, replace);
 }
 
 /** Where the guests and resources of a group of sidecars live; `remove` deletes everything. */
