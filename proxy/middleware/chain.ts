@@ -12,10 +12,7 @@ export class MiddlewareChain {
 
   /** Starts one request down the chain; see `ChainPass`. */
   enter(exchange: HttpExchange): ChainPass {
-    // Constructed empty and then run: V8 inlines a small constructor's allocation, not one that calls into guests.
-    const pass = new ChainPass(this.stages, exchange);
-    pass.descend();
-    return pass;
+    return ChainPass.start(this.stages, exchange);
   }
 }
 
@@ -34,7 +31,15 @@ export class ChainPass {
   private passedCount = 0;
   private failed = false;
 
-  constructor(
+  /** Runs `handle_request` down `stages` until one answers or fails, or the request reaches the handler. */
+  static start(stages: readonly HttpMiddleware[], exchange: HttpExchange): ChainPass {
+    // Constructed empty and then run: V8 inlines a small constructor's allocation, not one that calls into guests.
+    const pass = new ChainPass(stages, exchange);
+    pass.descend();
+    return pass;
+  }
+
+  private constructor(
     private readonly stages: readonly HttpMiddleware[],
     readonly exchange: HttpExchange,
   ) {
@@ -64,8 +69,7 @@ export class ChainPass {
     }
   }
 
-  /** Runs `handle_request` down the chain until a stage answers or fails; only `MiddlewareChain.enter` calls it. */
-  descend(): void {
+  private descend(): void {
     const stages = this.stages;
     for (let i = 0; i < stages.length; i++) {
       let request: GuestRequest;

@@ -43,7 +43,7 @@ function readHeaderName(): string {
   if (configured == null) return DEFAULT_HEADER;
   const name = configured.trim();
   if (name.length == 0) config.refuse("headerName must not be empty");
-  return name.length > 0 ? name : DEFAULT_HEADER;
+  return name;
 }
 
 function readKeys(): Uint8Array[] {
