@@ -239,6 +239,61 @@ describe('wasm host: what the host remembers between calls', () => {
     assert.equal(memory.readHeaderValue(70_000, 4), 'past');
   });
 
+  test('a rewritten string reads as its bytes decode, whatever it shares with the string it replaces', () => {
+    const wasmMemory = new WebAssembly.Memory({ initial: 1 });
+    const memory = new GuestMemory(wasmMemory);
+    const bytesAt = (at: number, length: number): Uint8Array => new Uint8Array(wasmMemory.buffer, at, length);
+    const previousUris = ['/v1.0/invoke/orders/method/list?page=2', '/v1.0/ab', '/ördérs/1?x=1', '/tiny'];
+    for (const previous of previousUris) {
+      const encoded = Buffer.from(previous);
+      // Written twice: the second write copies the bytes remembered from the first.
+      for (const at of [203, 517]) {
+        assert.equal(memory.writeStringIfFits(at, 1024, previous), encoded.length);
+        assert.deepEqual(Buffer.from(bytesAt(at, encoded.length)), encoded, `"${previous}" written at ${at}`);
+      }
+      assert.equal(memory.writeStringIfFits(900, encoded.length - 1, previous), encoded.length, 'too small: only the length');
+      const candidates: Uint8Array[] = [
+        encoded,
+        Buffer.from(`/tenants/acme${previous}`),
+        Buffer.from(`/tenants/acme${previous}`), // the head again, now remembered
+        Buffer.from(`/tenants/beta${previous}`),
+        Buffer.from(`/ü${previous}`),
+        Buffer.from(previous.slice(3)),
+        Buffer.from(`/x${previous.slice(4)}`),
+        Buffer.from(`${previous}?more`),
+        Buffer.from('/'),
+        Buffer.concat([Buffer.from([0xe2, 0x82]), encoded]), // a head cut inside a character
+        Buffer.concat([Buffer.from([0xff]), encoded]),
+      ];
+      for (let position = 0; position < encoded.length; position++) {
+        const changed = Buffer.from(`/p${previous}`);
+        changed[2 + position] = 0x5f;
+        candidates.push(changed);
+      }
+      for (const candidate of candidates) {
+        const at = 1301; // unaligned: words are read at any offset
+        bytesAt(at, candidate.length).set(candidate);
+        const expected = Buffer.from(candidate).toString('utf8');
+        assert.equal(memory.readReplacement(at, candidate.length, previous, 'uri'), expected, `"${expected}" replacing "${previous}"`);
+      }
+    }
+    // More strings than the host keeps: each slot is reused, and what it copies out is always its latest string.
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 7; i++) {
+        const text = `/v1.0/state/store-${i}/key-${'x'.repeat(i * 300)}`;
+        assert.equal(memory.writeStringIfFits(2000 + i, 4096, text), text.length);
+        assert.equal(Buffer.from(bytesAt(2000 + i, text.length)).toString('latin1'), text, `round ${round}, string ${i}`);
+      }
+    }
+    // After memory.grow the remembered bytes are compared against the new buffer.
+    const previous = previousUris[0]!;
+    memory.writeStringIfFits(203, 1024, previous);
+    wasmMemory.grow(1);
+    const grown = Buffer.from(`/tenants/acme${previous}`);
+    bytesAt(70_001, grown.length).set(grown);
+    assert.equal(memory.readReplacement(70_001, grown.length, previous, 'uri'), grown.toString('utf8'));
+  });
+
   test('count_len results are exact at the edges and when cached values share a slot', () => {
     const exact = (count: number, len: number): bigint => (BigInt(count) << 32n) | BigInt(len);
     const edges: Array<[number, number]> = [

@@ -18,6 +18,9 @@ const CACHED_VALUE_MAX = 32;
 /** Strings written (URI, source address, ...): each middleware of a chain reads the same URI. */
 const WRITE_CACHE_SIZE = 4;
 const CACHED_STRING_MAX = 2048;
+/** Heads of rewritten strings (see `readReplacement`): "/tenants/acme" ahead of the URI it was read as. */
+const HEAD_CACHE_SIZE = 8;
+const CACHED_HEAD_MAX = 64;
 
 /**
  * The codec methods Buffer's `toString(encoding, ...)` and `write(..., encoding)` dispatch to (present on
@@ -45,6 +48,7 @@ export class GuestMemory {
   private readonly recentNames = new RecentDecodings(NAME_CACHE_SIZE);
   private readonly recentValues = new RecentDecodings(VALUE_CACHE_SIZE);
   private readonly recentWrites = new RecentEncodings(WRITE_CACHE_SIZE);
+  private readonly recentHeads = new RecentDecodings(HEAD_CACHE_SIZE);
   /** UTF-8 lengths of the strings `writeNulTerminated` is writing; reused, never truncated. */
   private readonly lengths: number[] = [];
 
@@ -123,6 +127,31 @@ export class GuestMemory {
     return text;
   }
 
+  /**
+   * The text of bytes the guest wrote to replace `previous`. Rewrites mostly add or strip a prefix: when
+   * `previous` is ASCII and was written to this memory lately (the guest read it before rewriting it), the tail
+   * the bytes share with it is taken from `previous` and only the head is decoded, from a cache when it repeats.
+   * Decoding is a call into Node that costs more than the comparison and the concatenation together.
+   */
+  readReplacement(ptr: number, len: number, previous: string, what: string): string {
+    const start = ptr >>> 0;
+    const length = len >>> 0;
+    const view = this.checkRange(start, length, what);
+    const recentWrites = this.recentWrites;
+    const slot = recentWrites.slotOf(previous);
+    // A non-ASCII `previous` has string indices that are not byte offsets.
+    if (slot < 0 || recentWrites.lengthAt(slot) !== previous.length) return this.readString(start, length, what);
+    const previousEnd = recentWrites.offsetOf(slot) + previous.length;
+    const shared = sharedTailLength(this.words, start + length, recentWrites.store, previousEnd, Math.min(length, previous.length));
+    if (shared <= JS_COPY_MAX) return this.readString(start, length, what);
+    const tail = shared === previous.length ? previous : previous.slice(previous.length - shared);
+    if (shared === length) return tail;
+    // The tail is ASCII, so the head ends on a character boundary.
+    const headLength = length - shared;
+    const head = this.recentHeads.find(view, this.words, start, headLength) ?? this.decodeAndRemember(this.recentHeads, CACHED_HEAD_MAX, start, headLength, what, false);
+    return head + tail;
+  }
+
   /** A copy of the bytes: the guest may overwrite its memory as soon as the host function returns. */
   readBytes(ptr: number, len: number, what: string): Uint8Array {
     const start = ptr >>> 0;
@@ -131,8 +160,18 @@ export class GuestMemory {
 
   /** Writes `value` (UTF-8) at `buf` if it fits in `limit`; returns its length either way, as the ABI asks. */
   writeStringIfFits(buf: number, limit: number, value: string): number {
-    const known = this.recentWrites.find(value);
-    return known !== undefined ? this.writeBytesIfFits(buf, limit, known) : this.encodeIfFits(buf, limit, value);
+    const slot = this.recentWrites.slotOf(value);
+    return slot >= 0 ? this.writeRememberedIfFits(buf, limit, slot) : this.encodeIfFits(buf, limit, value);
+  }
+
+  private writeRememberedIfFits(buf: number, limit: number, slot: number): number {
+    const len = this.recentWrites.lengthAt(slot);
+    if (len > limit >>> 0) return len;
+    const at = buf >>> 0;
+    // checkRange also brings `words` up to date after the memory grew.
+    this.checkRange(at, len, 'buf');
+    copyWords(this.recentWrites.store, this.recentWrites.offsetOf(slot), this.words, at, len);
+    return len;
   }
 
   private encodeIfFits(buf: number, limit: number, value: string): number {
@@ -141,7 +180,7 @@ export class GuestMemory {
     const at = buf >>> 0;
     const view = this.checkRange(at, len, 'buf');
     writeString(view, at, value, len);
-    if (len > JS_COPY_MAX && len <= CACHED_STRING_MAX) this.recentWrites.remember(value, copyBytes(view, at, len));
+    if (len > JS_COPY_MAX && len <= CACHED_STRING_MAX) this.recentWrites.remember(value, this.words, at, len);
     return len;
   }
 
@@ -281,26 +320,61 @@ function sameWords(view: Buffer, memoryWords: DataView, start: number, length: n
   return memoryWords.getUint32(start + length - 4, true) === words[count - 1];
 }
 
-/** Strings written to guest memory and their UTF-8 bytes, found again by string equality. */
+/**
+ * Strings written to guest memory and their UTF-8 bytes, found again by string equality. The bytes live in one
+ * store allocated up front, a slot of CACHED_STRING_MAX bytes per string, read and written through DataViews:
+ * remembering allocates nothing, and TurboFan compiles DataView access inline, while a typed array's `set` and
+ * `byteLength`, compiled on its background thread, become generic property lookups.
+ */
 class RecentEncodings {
   private readonly keys: string[] = [];
-  private readonly values: Uint8Array[] = [];
+  private readonly lengths: number[] = [];
+  readonly store: DataView;
   private nextSlot = 0;
 
-  constructor(private readonly size: number) {}
-
-  find(value: string): Uint8Array | undefined {
-    const keys = this.keys;
-    for (let slot = 0; slot < keys.length; slot++) if (keys[slot] === value) return this.values[slot];
-    return undefined;
+  constructor(private readonly size: number) {
+    this.store = new DataView(new ArrayBuffer(size * CACHED_STRING_MAX));
   }
 
-  remember(value: string, bytes: Uint8Array): void {
+  /** The slot remembering `value`, or -1. */
+  slotOf(value: string): number {
+    const keys = this.keys;
+    for (let slot = 0; slot < keys.length; slot++) if (keys[slot] === value) return slot;
+    return -1;
+  }
+
+  lengthAt(slot: number): number {
+    return this.lengths[slot]!;
+  }
+
+  /** Where the bytes of `slot` begin in `store`. */
+  offsetOf(slot: number): number {
+    return slot * CACHED_STRING_MAX;
+  }
+
+  /** Remembers `value` as the `len` bytes (at most CACHED_STRING_MAX) at `at` in `memory`. */
+  remember(value: string, memory: DataView, at: number, len: number): void {
     const slot = this.nextSlot;
     this.keys[slot] = value;
-    this.values[slot] = bytes;
+    this.lengths[slot] = len;
+    copyWords(memory, at, this.store, this.offsetOf(slot), len);
     this.nextSlot = (slot + 1) % this.size;
   }
+}
+
+/** Copies `len` bytes from `fromAt` in `from` to `toAt` in `to`, four at a time. */
+function copyWords(from: DataView, fromAt: number, to: DataView, toAt: number, len: number): void {
+  let i = 0;
+  for (; i + 4 <= len; i += 4) to.setUint32(toAt + i, from.getUint32(fromAt + i, true), true);
+  for (; i < len; i++) to.setUint8(toAt + i, from.getUint8(fromAt + i));
+}
+
+/** How many bytes, up to `max`, end both at `aEnd` in `a` and at `bEnd` in `b`: four at a time, then one by one. */
+function sharedTailLength(a: DataView, aEnd: number, b: DataView, bEnd: number, max: number): number {
+  let shared = 0;
+  while (shared + 4 <= max && a.getUint32(aEnd - shared - 4, true) === b.getUint32(bEnd - shared - 4, true)) shared += 4;
+  while (shared < max && a.getUint8(aEnd - shared - 1) === b.getUint8(bEnd - shared - 1)) shared++;
+  return shared;
 }
 
 function outOfRange(what: string, ptr: number, len: number, size: number): never {

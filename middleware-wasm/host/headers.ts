@@ -52,7 +52,8 @@ export class HeaderOverlay implements HeaderFields {
   }
 
   collectValues(lowerName: string, out: string[]): number {
-    const replaced = this.changedValues(lowerName);
+    // Tested here rather than left to changedValues: most reads come before any change, and stay this small.
+    const replaced = this.changes === null ? undefined : this.changedValues(lowerName);
     if (replaced !== undefined) {
       for (let i = 0; i < replaced.length; i++) out[i] = replaced[i]!;
       return replaced.length;

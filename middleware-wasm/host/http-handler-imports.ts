@@ -72,8 +72,9 @@ export function httpHandlerImports(host: HandlerHost): HandlerImports {
 
     set_uri(uri: number, uriLen: number): void {
       const current = beforeNext(host, 'set_uri');
-      const value = host.memory.readString(uri, uriLen, 'uri');
-      current.exchange.uri = value.length === 0 ? '/' : value;
+      const exchange = current.exchange;
+      const value = host.memory.readReplacement(uri, uriLen, exchange.uri.length === 0 ? '/' : exchange.uri, 'uri');
+      exchange.uri = value.length === 0 ? '/' : value;
     },
 
     get_protocol_version(buf: number, bufLimit: number): number {
