@@ -488,6 +488,50 @@ describe('wasm host: faults', () => {
     assert.throws(() => middleware.handleResponse(inFlight), WasmGuestError);
   });
 
+  test('a pointer outside guest memory fails the request with a 500 naming it; the next request runs normally', async () => {
+    // Request header x-call picks the host call and x-bad makes its pointer point past the one page of memory.
+    const calls: Array<[string, string]> = [
+      ['set_uri', '(call $set_uri (local.get $at) (i32.const 8))'],
+      ['get_uri', '(drop (call $get_uri (local.get $at) (i32.const 64)))'],
+      ['set_header_value', '(call $set_header (i32.const 0) (local.get $at) (i32.const 8) (i32.const 16) (i32.const 4))'],
+      ['get_header_values', '(drop (call $get_values (i32.const 0) (local.get $at) (i32.const 8) (i32.const 0) (i32.const 64)))'],
+    ];
+    const branches = calls.map(([, call], i) => `(if (i32.eq (local.get $call) (i32.const ${i})) (then ${call}))`).join('\n');
+    const guest = wat(`(module
+      (import "http_handler" "get_header_values" (func $get_values (param i32 i32 i32 i32 i32) (result i64)))
+      (import "http_handler" "set_header_value" (func $set_header (param i32 i32 i32 i32 i32)))
+      (import "http_handler" "get_uri" (func $get_uri (param i32 i32) (result i32)))
+      (import "http_handler" "set_uri" (func $set_uri (param i32 i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 32) "x-call")
+      (data (i32.const 48) "x-bad")
+      (data (i32.const 64) "/new-uri")
+      (func (export "handle_request") (result i64)
+        (local $call i32) (local $at i32)
+        (drop (call $get_values (i32.const 0) (i32.const 32) (i32.const 6) (i32.const 128) (i32.const 16)))
+        (local.set $call (i32.sub (i32.load8_u (i32.const 128)) (i32.const 48)))
+        (local.set $at (select (i32.const 65530) (i32.const 64)
+          (i64.ne (call $get_values (i32.const 0) (i32.const 48) (i32.const 5) (i32.const 256) (i32.const 16)) (i64.const 0))))
+        ${branches}
+        (i64.const 1))
+      (func (export "handle_response") (param i32 i32)))`);
+    const logger = recordingLogger();
+    const middleware = await WasmMiddleware.load(guest, { name: 'pointers', logger });
+    for (const [i, [fn]] of calls.entries()) {
+      const bad = new MemoryExchange({ uri: '/v1.0/invoke/a/method/b', requestHeaders: ['x-call', String(i), 'x-bad', '1'] });
+      assert.throws(() => middleware.handleRequest(bad), (err: Error) => {
+        assert.ok(err instanceof WasmGuestError, `${fn}: ${err.message}`);
+        assert.equal(err.httpStatus, 500);
+        assert.match(err.message, /\[65530, 655\d\d\) is outside guest memory of 65536 bytes/, fn);
+        return true;
+      });
+      const good = new MemoryExchange({ uri: '/v1.0/invoke/a/method/b', requestHeaders: ['x-call', String(i)] });
+      assert.equal(middleware.handleRequest(good).next, true, `${fn}: the next request`);
+      if (fn === 'set_uri') assert.equal(good.uri, '/new-uri');
+    }
+    assert.equal(logger.lines.filter((line) => line.level === 'error' && /outside guest memory/.test(line.msg)).length, calls.length);
+  });
+
   test('an instance whose memory grew past the limit is replaced after the request', async () => {
     const logger = recordingLogger();
     const middleware = await load('memory.wat', { logger, maxMemoryBytes: 2 * 65536 });

@@ -5,6 +5,7 @@ import { LOG_LEVELS, type Logger, type LogLevel } from '../../proxy/runtime/logg
 import { BodyKind, Feature, GuestLogLevel, HeaderKind, SUPPORTED_FEATURES } from './abi.js';
 import type { HeaderFields } from './headers.js';
 import { countLen, GuestAbiViolation, type GuestMemory } from './guest-memory.js';
+import type { HttpExchange } from './exchange.js';
 import { BodyWrite, type GuestRequest } from './request.js';
 
 /** What the host functions need from the instance they are bound to. */
@@ -66,14 +67,14 @@ export function httpHandlerImports(host: HandlerHost): HandlerImports {
     },
 
     get_uri(buf: number, bufLimit: number): number {
-      const uri = request(host, 'get_uri').exchange.uri;
-      return host.memory.writeStringIfFits(buf, bufLimit, uri.length === 0 ? '/' : uri);
+      return host.memory.writeStringIfFits(buf, bufLimit, uriAsRead(request(host, 'get_uri').exchange));
     },
 
     set_uri(uri: number, uriLen: number): void {
       const current = beforeNext(host, 'set_uri');
       const exchange = current.exchange;
-      const value = host.memory.readReplacement(uri, uriLen, exchange.uri.length === 0 ? '/' : exchange.uri, 'uri');
+      // Compared with what get_uri gave the guest: a rewrite usually keeps part of it.
+      const value = host.memory.readReplacement(uri, uriLen, uriAsRead(exchange), 'uri');
       exchange.uri = value.length === 0 ? '/' : value;
     },
 
@@ -234,6 +235,11 @@ function setOrAdd(host: HandlerHost, kind: number, name: number, nameLen: number
   const text = host.memory.readHeaderValue(value, valueLen);
   if (add) headers.add(lowerName, text);
   else headers.set(lowerName, text);
+}
+
+/** The URI as get_uri hands it to a guest: an empty one reads as "/". */
+function uriAsRead(exchange: HttpExchange): string {
+  return exchange.uri.length === 0 ? '/' : exchange.uri;
 }
 
 function outsideRequest(fn: string): never {
