@@ -243,6 +243,11 @@ describe('routerchecker (middleware.http.routerchecker)', () => {
       ['^/\\S+\\s?$', ['/a', '/a%20'], ['/a%20%20']],
       ['^/[]x]+$', ['/]x]'], ['/y']],
       ['', ['/anything'], []],
+      // Characters past ASCII, one of them outside the BMP (two UTF-16 units, one character to the matcher).
+      ['^/caf[éè]\\.\\S$', ['/caf%C3%A9.%F0%9F%98%80', '/caf%C3%A8.x'], ['/caf%C3%AA.x', '/caf%C3%A9.%F0%9F%98%80x']],
+      // More items than one 64-bit state word holds: a repeat and skippable runs across the word boundary.
+      [`^/${'a'.repeat(70)}b*c$`, [`/${'a'.repeat(70)}c`, `/${'a'.repeat(70)}bbbc`], [`/${'a'.repeat(69)}c`, `/${'a'.repeat(70)}bd`]],
+      [`${'x?'.repeat(66)}z`, ['/z', `/${'x'.repeat(66)}z`, '/xxz'], ['/y', '/yx']],
     ];
     for (const [rule, passes, fails] of cases) {
       const { middleware: checker } = await load('routerchecker', { rule });

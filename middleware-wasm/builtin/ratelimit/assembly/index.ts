@@ -9,6 +9,7 @@
 // Needs `wasi_snapshot_preview1.clock_time_get` (see clock.ts).
 import { onRequest, proceed, Request, Response } from "../../../assembly";
 import { readConfig } from "../../shared/assembly/config";
+import { indexOfChar, lastIndexOfChar } from "../../shared/assembly/chars";
 import { isNumber } from "../../shared/assembly/json";
 import { respondJsonError, respondText } from "../../shared/assembly/respond";
 import { RateLimit } from "./buckets";
@@ -46,7 +47,7 @@ function clientKey(request: Request): string {
   const forwarded = request.headers.values("x-forwarded-for");
   if (forwarded.length > 0) {
     const last = forwarded[forwarded.length - 1];
-    const entry = last.substring(last.lastIndexOf(",") + 1).trim();
+    const entry = last.substring(lastIndexOfChar(last, 0x2c /* , */) + 1).trim();
     if (entry.length > 0) return entry;
   }
   const realIp = request.headers.get("x-real-ip");
@@ -62,9 +63,9 @@ function clientKey(request: Request): string {
 /** "1.2.3.4:5678" → "1.2.3.4", "[::1]:5678" → "::1"; anything else as given. */
 function withoutPort(address: string): string {
   if (address.startsWith("[")) {
-    const close = address.indexOf("]");
+    const close = indexOfChar(address, 0x5d /* ] */);
     return close > 0 ? address.substring(1, close) : address;
   }
-  const colon = address.lastIndexOf(":");
-  return colon > 0 && address.indexOf(":") == colon ? address.substring(0, colon) : address;
+  const colon = lastIndexOfChar(address, 0x3a /* : */);
+  return colon > 0 && indexOfChar(address, 0x3a) == colon ? address.substring(0, colon) : address;
 }

@@ -14,7 +14,9 @@
 // (`\b`, `\p{...}`, `\x..`, ...), POSIX classes and nested `[` inside classes, flags.
 //
 // Matching simulates the pattern's automaton over all positions at once, so it takes time proportional to the
-// text length times the pattern size whatever the pattern: no backtracking blow-up on hostile paths.
+// text length times the pattern size whatever the pattern: no backtracking blow-up on hostile paths. The states
+// are bits (one per item, plus the accepting state) and the items an ASCII character matches are looked up in a
+// table built with the pattern, so a step over ASCII text costs a few word operations per live state.
 
 enum Repeat { Once, Optional, Any, AtLeastOnce }
 
@@ -45,7 +47,13 @@ class Item {
   get skippable(): bool {
     return this.repeat == Repeat.Optional || this.repeat == Repeat.Any;
   }
+
+  get repeats(): bool {
+    return this.repeat == Repeat.Any || this.repeat == Repeat.AtLeastOnce;
+  }
 }
+
+const ASCII: i32 = 128;
 
 export class Regex {
   private readonly items: Item[] = new Array<Item>(0);
@@ -53,39 +61,61 @@ export class Regex {
   private anchoredEnd: bool = false;
   /** Why the pattern was refused, or null when it compiled. */
   error: string | null = null;
+  /** 64-bit words per state set: state i is item i about to be matched, state items.length accepts. */
+  private words: i32 = 0;
+  /** The states a match begins in: the first item and those reachable past skippable items. */
+  private entry: StaticArray<u64> = new StaticArray<u64>(0);
+  /** Per item, the states a character it matches leads to: itself if it repeats, then what follows it. */
+  private follow: StaticArray<u64> = new StaticArray<u64>(0);
+  /** Per ASCII character, the items that match it. */
+  private asciiMatches: StaticArray<u64> = new StaticArray<u64>(0);
   // State sets reused by every match, allocated with the pattern so matching allocates nothing.
-  private current: StaticArray<bool> = new StaticArray<bool>(0);
-  private next: StaticArray<bool> = new StaticArray<bool>(0);
+  private current: StaticArray<u64> = new StaticArray<u64>(0);
+  private next: StaticArray<u64> = new StaticArray<u64>(0);
 
   constructor(pattern: string) {
     new Parser(pattern, this).parse();
-    this.current = new StaticArray<bool>(this.items.length + 1);
-    this.next = new StaticArray<bool>(this.items.length + 1);
+    if (this.error == null) this.buildTables();
   }
 
   /** Whether the pattern matches somewhere in `text` (everywhere between the anchors it has). */
   test(text: string): bool {
+    const words = this.words;
     const final = this.items.length;
+    const finalWord = final >>> 6;
+    const finalBit: u64 = 1 << <u64>(final & 63);
+    const length = text.length;
+    const chars = changetype<usize>(text);
     let current = this.current;
     let next = this.next;
-    clear(current);
+    clear(current, words);
     let pos = 0;
     while (true) {
-      // Unanchored, a match may begin at any position: the start state joins at every step.
-      if (pos == 0 || !this.anchoredStart) this.enter(current, 0);
-      if (current[final] && (!this.anchoredEnd || pos == text.length)) return true;
-      if (pos >= text.length) return false;
-      const c = text.codePointAt(pos);
-      pos += c > 0xffff ? 2 : 1;
-      clear(next);
+      // Unanchored, a match may begin at any position: the entry states join at every step.
+      if (pos == 0 || !this.anchoredStart) orInto(current, this.entry, 0, words);
+      if ((unchecked(current[finalWord]) & finalBit) != 0 && (!this.anchoredEnd || pos == length)) return true;
+      if (pos >= length) return false;
+      let c = <i32>load<u16>(chars + (<usize>pos << 1));
+      pos++;
+      if ((c & 0xfc00) == 0xd800 && pos < length) {
+        const low = <i32>load<u16>(chars + (<usize>pos << 1));
+        if ((low & 0xfc00) == 0xdc00) {
+          c = 0x10000 + ((c & 0x3ff) << 10) + (low & 0x3ff);
+          pos++;
+        }
+      }
+      clear(next, words);
       let alive = false;
-      for (let i = 0; i < final; i++) {
-        if (!current[i]) continue;
-        const item = this.items[i];
-        if (!item.matches(c)) continue;
-        alive = true;
-        if (item.repeat == Repeat.Any || item.repeat == Repeat.AtLeastOnce) this.enter(next, i);
-        this.enter(next, i + 1);
+      for (let w = 0; w < words; w++) {
+        let matched = c < ASCII
+          ? unchecked(current[w]) & unchecked(this.asciiMatches[c * words + w])
+          : this.itemsMatching(unchecked(current[w]), w, c);
+        if (matched != 0) alive = true;
+        while (matched != 0) {
+          const item = (w << 6) + <i32>ctz(matched);
+          orInto(next, this.follow, item * words, words);
+          matched &= matched - 1;
+        }
       }
       if (!alive && this.anchoredStart) return false;
       const swap = current;
@@ -94,11 +124,44 @@ export class Regex {
     }
   }
 
-  /** Marks state `at` and every state reachable from it without consuming a character. */
-  private enter(states: StaticArray<bool>, at: i32): void {
-    let i = at;
+  /** Of the states in `states` (word `w` of a set), the items that match `c`. */
+  private itemsMatching(states: u64, w: i32, c: i32): u64 {
+    let matched: u64 = 0;
+    let rest = states;
+    while (rest != 0) {
+      const bit = ctz(rest);
+      const item = (w << 6) + <i32>bit;
+      if (item < this.items.length && this.items[item].matches(c)) matched |= <u64>1 << bit;
+      rest &= rest - 1;
+    }
+    return matched;
+  }
+
+  private buildTables(): void {
+    const count = this.items.length;
+    const words = (count >>> 6) + 1;
+    this.words = words;
+    this.entry = new StaticArray<u64>(words);
+    this.addClosure(this.entry, 0, 0);
+    this.follow = new StaticArray<u64>(count * words);
+    this.asciiMatches = new StaticArray<u64>(ASCII * words);
+    for (let i = 0; i < count; i++) {
+      const item = this.items[i];
+      if (item.repeats) this.addClosure(this.follow, i * words, i);
+      this.addClosure(this.follow, i * words, i + 1);
+      for (let c = 0; c < ASCII; c++) {
+        if (item.matches(c)) this.asciiMatches[c * words + (i >>> 6)] |= <u64>1 << <u64>(i & 63);
+      }
+    }
+    this.current = new StaticArray<u64>(words);
+    this.next = new StaticArray<u64>(words);
+  }
+
+  /** Adds state `state` and every state reachable from it without consuming a character to the set at `at`. */
+  private addClosure(sets: StaticArray<u64>, at: i32, state: i32): void {
+    let i = state;
     while (true) {
-      states[i] = true;
+      sets[at + (i >>> 6)] |= <u64>1 << <u64>(i & 63);
       if (i == this.items.length || !this.items[i].skippable) return;
       i++;
     }
@@ -119,8 +182,17 @@ export class Regex {
   }
 }
 
-function clear(states: StaticArray<bool>): void {
-  for (let i = 0; i < states.length; i++) states[i] = false;
+// @ts-ignore: decorator
+@inline
+function clear(set: StaticArray<u64>, words: i32): void {
+  for (let w = 0; w < words; w++) unchecked(set[w] = 0);
+}
+
+/** ORs `words` words of `sets` from `at` into `target`. */
+// @ts-ignore: decorator
+@inline
+function orInto(target: StaticArray<u64>, sets: StaticArray<u64>, at: i32, words: i32): void {
+  for (let w = 0; w < words; w++) unchecked(target[w] |= unchecked(sets[at + w]));
 }
 
 class Parser {

@@ -1,10 +1,11 @@
 // The request URI as middleware see it: the path and query still percent-encoded, as on the wire.
+import { indexOfChar } from "./chars";
 import { hexValue } from "./hex";
 import { decodeUtf8 } from "../../../assembly";
 
 /** Index of the '?' that starts the query, or the URI's length when there is none. */
 export function queryStart(uri: string): i32 {
-  const at = uri.indexOf("?");
+  const at = indexOfChar(uri, 0x3f /* ? */);
   return at < 0 ? uri.length : at;
 }
 
@@ -13,7 +14,7 @@ export function queryStart(uri: string): i32 {
  * or null when an escape is malformed: Go's server refuses such a request before any middleware sees it.
  */
 export function decodePath(path: string): string | null {
-  if (path.indexOf("%") < 0) return path;
+  if (indexOfChar(path, 0x25 /* % */) < 0) return path;
   const encoded = String.UTF8.encode(path);
   const bytes = Uint8Array.wrap(encoded);
   const decoded = new Uint8Array(bytes.length);
