@@ -6,6 +6,7 @@ import type { GuestRequest, HttpExchange } from '../../middleware-wasm/host/inde
 import { asDaprError, errors } from '../runtime/errors.js';
 
 const JSON_TYPE = 'application/json';
+const NO_REQUESTS: GuestRequest[] = new Array<GuestRequest>(0);
 
 export class MiddlewareChain {
   constructor(readonly stages: readonly HttpMiddleware[]) {}
@@ -24,10 +25,12 @@ export class MiddlewareChain {
 export class ChainPass {
   private handlerReached = false;
   /**
-   * The requests of the stages that passed the request on, in stage order, in the first `passedCount` slots; each
-   * gets `handle_response`. Sized once: pushing onto an empty array allocates room for 17.
+   * The requests of the stages that passed the request on, in stage order; each gets `handle_response`. The first
+   * is kept in a field, so a chain of one middleware allocates no array for it.
    */
-  private readonly passed: GuestRequest[];
+  private firstPassed: GuestRequest | null = null;
+  /** From the second stage on, in the first `passedCount - 1` slots. */
+  private readonly laterPassed: GuestRequest[];
   private passedCount = 0;
   private failed = false;
 
@@ -43,7 +46,8 @@ export class ChainPass {
     private readonly stages: readonly HttpMiddleware[],
     readonly exchange: HttpExchange,
   ) {
-    this.passed = new Array<GuestRequest>(stages.length);
+    // Always an array, never null: V8 then compiles one shape of pass for chains of every length.
+    this.laterPassed = stages.length > 1 ? new Array<GuestRequest>(stages.length - 1) : NO_REQUESTS;
   }
 
   get reachedHandler(): boolean {
@@ -53,10 +57,9 @@ export class ChainPass {
   /** Runs `handle_response` back up the chain; `isError` when the handler failed rather than answered. */
   leave(isError: boolean): void {
     let error = isError || this.failed;
-    const passed = this.passed;
     for (let i = this.passedCount - 1; i >= 0; i--) {
       try {
-        this.stages[i]!.handleResponse(passed[i]!, error);
+        this.stages[i]!.handleResponse(i === 0 ? this.firstPassed! : this.laterPassed[i - 1]!, error);
       } catch (err) {
         answerWithError(this.exchange, err);
         error = true;
@@ -81,7 +84,9 @@ export class ChainPass {
         return;
       }
       if (!request.next) return;
-      this.passed[this.passedCount++] = request;
+      if (i === 0) this.firstPassed = request;
+      else this.laterPassed[i - 1] = request;
+      this.passedCount++;
     }
     this.handlerReached = true;
   }
