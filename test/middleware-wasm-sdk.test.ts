@@ -363,6 +363,44 @@ onRequest((req: Request, res: Response): i64 => {
   });
 });
 
+describe('middleware-wasm SDK staging of strings', () => {
+  // Literals and strings made while the module starts are staged from a cache of their encodings; strings made
+  // per request take new text at the same arena addresses on every request, and must never be served from it.
+  // 40 literal names overflow the 32 slots, so some evict each other on every request.
+  const literalNames = Array.from({ length: 40 }, (_, i) => `x-literal-${i}`);
+  const entry = `
+import { getConfig, HeaderKind, onRequest, proceed, Request, Response, SCRATCH, setHeaderFrom, uriToScratch } from "./middleware-wasm/assembly";
+export { handle_request, handle_response } from "./middleware-wasm/assembly";
+const fromConfig = "x-config-" + getConfig();
+const long = "x-" + "l".repeat(70);
+onRequest((req: Request, res: Response): i64 => {
+  const uri = req.uri;
+${literalNames.map((name) => `  req.headers.set("${name}", uri);`).join('\n')}
+  req.headers.set(fromConfig, "wert-ü");
+  req.headers.set(long, "long");
+  req.headers.set("x-per-request-" + uri.substring(1), uri + "-value");
+  setHeaderFrom(HeaderKind.Request, "x-scratch", SCRATCH, uriToScratch());
+  return proceed();
+});`;
+
+  test('literals, start-up strings and per-request strings all reach the host as their own text', async () => {
+    const host = new FakeHost(await compileWithSdk(entry));
+    host.config = 'name';
+    host.start();
+    for (const uri of ['/a', '/bb', '/c', '/a']) {
+      host.uri = uri;
+      host.requestHeaders.clear();
+      assert.equal(host.exports.handle_request(), 1n);
+      for (const name of literalNames) assert.deepEqual(host.header(name), [uri], `${name} on ${uri}`);
+      assert.deepEqual(host.header('x-config-name'), ['wert-ü']);
+      assert.deepEqual(host.header(`x-${'l'.repeat(70)}`), ['long']);
+      assert.deepEqual(host.header(`x-per-request-${uri.substring(1)}`), [`${uri}-value`]);
+      assert.deepEqual(host.header('x-scratch'), [uri]);
+      assert.equal(host.requestHeaders.size, literalNames.length + 4, 'no header under a stale name');
+    }
+  });
+});
+
 describe('middleware-wasm SDK handlers', () => {
   test('the response handler gets the request context; memory stays put with and without one', async () => {
     const withResponse = await compileWithSdk(`

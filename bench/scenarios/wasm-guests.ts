@@ -4,7 +4,7 @@
  * into a temp dir.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -98,4 +98,20 @@ export function distinctCopy(bytes: Uint8Array, tag: string): Uint8Array {
   copy.set(bytes, 0);
   copy.set(section, bytes.length);
   return copy;
+}
+
+const guestFiles: Record<keyof BenchGuests, string> = {
+  noop: 'noop.wasm',
+  template: 'template.wasm',
+  responseHeader: 'response-header.wasm',
+};
+
+/** Writes the guests into `dir`, for the processes that time them. */
+export function writeGuests(guests: BenchGuests, dir: string): void {
+  for (const guest of Object.keys(guestFiles) as (keyof BenchGuests)[]) writeFileSync(join(dir, guestFiles[guest]), guests[guest]);
+}
+
+export function readGuests(dir: string): BenchGuests {
+  const read = (guest: keyof BenchGuests): Uint8Array => readFileSync(join(dir, guestFiles[guest]));
+  return { noop: read('noop'), template: read('template'), responseHeader: read('responseHeader') };
 }

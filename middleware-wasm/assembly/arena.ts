@@ -15,6 +15,15 @@ const BLOCK_OVERHEAD: usize = sizeof<usize>();
 
 let mark: usize = 0;
 
+/**
+ * Whether the object at `ptr` outlives every request: it lies in static data (string literals) or was allocated
+ * while the module initialised. Before the first handler call nothing counts as permanent yet.
+ */
+// @ts-ignore: decorator
+@inline export function isPermanent(ptr: usize): bool {
+  return ptr < mark;
+}
+
 /** Starts a handler call: the first records the heap top, later ones discard what the previous call allocated. */
 export function resetArena(): void {
   if (mark == 0) {

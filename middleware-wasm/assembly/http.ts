@@ -3,7 +3,7 @@
 // staged in static memory (see stage.ts), so passing one allocates nothing.
 import * as abi from "./abi";
 import { SCRATCH, SCRATCH_SIZE } from "./scratch";
-import { NAME, NAME_SIZE, stage, stagedLen, TEXT, TEXT_SIZE } from "./stage";
+import { stagedLen, stageName, stageText } from "./stage";
 import { decode } from "./utf8";
 
 /** Reads a host string through a `get_*(buf, buf_limit) -> len` function, retrying with room when too large. */
@@ -68,7 +68,7 @@ export class Headers {
 
   /** The first value of `name`, or null when absent. */
   get(name: string): string | null {
-    const staged = stage(name, NAME, NAME_SIZE);
+    const staged = stageName(name);
     if (fetchList(this.kind, staged, stagedLen) == 0) return null;
     // Only the first value is decoded: it ends at the first NUL.
     const buf = listBuf;
@@ -79,35 +79,35 @@ export class Headers {
 
   /** Every value of `name`, in order; empty when absent. */
   values(name: string): string[] {
-    const staged = stage(name, NAME, NAME_SIZE);
+    const staged = stageName(name);
     fetchList(this.kind, staged, stagedLen);
     return listItems();
   }
 
   has(name: string): bool {
-    const staged = stage(name, NAME, NAME_SIZE);
+    const staged = stageName(name);
     // buf_limit 0 asks only whether the header exists.
     return abi.get_header_values(this.kind, staged, stagedLen, SCRATCH, 0) != 0;
   }
 
   /** Replaces all values of `name` with `value`. */
   set(name: string, value: string): void {
-    const n = stage(name, NAME, NAME_SIZE);
+    const n = stageName(name);
     const nLen = stagedLen;
-    const v = stage(value, TEXT, TEXT_SIZE);
+    const v = stageText(value);
     abi.set_header_value(this.kind, n, nLen, v, stagedLen);
   }
 
   /** Adds `value` to the values of `name`. */
   add(name: string, value: string): void {
-    const n = stage(name, NAME, NAME_SIZE);
+    const n = stageName(name);
     const nLen = stagedLen;
-    const v = stage(value, TEXT, TEXT_SIZE);
+    const v = stageText(value);
     abi.add_header_value(this.kind, n, nLen, v, stagedLen);
   }
 
   remove(name: string): void {
-    const n = stage(name, NAME, NAME_SIZE);
+    const n = stageName(name);
     abi.remove_header(this.kind, n, stagedLen);
   }
 }
@@ -152,7 +152,7 @@ export class Body {
   }
 
   writeText(text: string): void {
-    const staged = stage(text, TEXT, TEXT_SIZE);
+    const staged = stageText(text);
     abi.write_body(this.kind, staged, stagedLen);
   }
 }
@@ -168,7 +168,7 @@ export class Request {
   }
 
   set method(method: string) {
-    const staged = stage(method, TEXT, TEXT_SIZE);
+    const staged = stageText(method);
     abi.set_method(staged, stagedLen);
   }
 
@@ -179,7 +179,7 @@ export class Request {
 
   /** Must be percent-encoded; replaces the query too. */
   set uri(uri: string) {
-    const staged = stage(uri, TEXT, TEXT_SIZE);
+    const staged = stageText(uri);
     abi.set_uri(staged, stagedLen);
   }
 
@@ -217,7 +217,7 @@ export function getConfig(): string {
 
 /** Writes `message` to the host log at `level` (see LogLevel). */
 export function log(level: i32, message: string): void {
-  const staged = stage(message, TEXT, TEXT_SIZE);
+  const staged = stageText(message);
   abi.log(level, staged, stagedLen);
 }
 

@@ -2,7 +2,7 @@
 // so a middleware on its hot path can work without touching the heap at all. A scratch read overwrites the
 // previous one: copy out (or use the convenience layer) if a value must survive the next read.
 import * as abi from "./abi";
-import { NAME, NAME_SIZE } from "./stage";
+import { stagedLen, stageNameWithin } from "./stage";
 import { encodeInto } from "./utf8";
 
 /** Capacity of the scratch buffer in bytes. */
@@ -66,16 +66,14 @@ export function headerValueToScratch(kind: i32, namePtr: usize, nameLen: i32, at
 
 /** Like headerValueToScratch, with the name given as an ASCII string (e.g. a literal); no allocation. */
 export function namedHeaderValueToScratch(kind: i32, name: string, at: i32 = 0): i32 {
-  const nameLen = stageName(name);
-  if (nameLen < 0) return TOO_LARGE;
-  return headerValueToScratch(kind, NAME, nameLen, at);
+  const staged = stageNameWithin(name);
+  if (staged == 0) return TOO_LARGE;
+  return headerValueToScratch(kind, staged, stagedLen, at);
 }
 
 /** Sets header `name` (an ASCII string) to the bytes at valuePtr/valueLen, e.g. a region of SCRATCH. */
 export function setHeaderFrom(kind: i32, name: string, valuePtr: usize, valueLen: i32): void {
-  const nameLen = stageName(name);
-  if (nameLen < 0) unreachable();
-  abi.set_header_value(kind, NAME, nameLen, valuePtr, valueLen);
+  abi.set_header_value(kind, stagedName(name), stagedLen, valuePtr, valueLen);
 }
 
 /** Sets the request URI to the bytes at ptr/len, e.g. one assembled in SCRATCH; they must be percent-encoded. */
@@ -85,13 +83,14 @@ export function setUriFrom(ptr: usize, len: i32): void {
 
 /** Adds a value to header `name` (an ASCII string) from the bytes at valuePtr/valueLen. */
 export function addHeaderFrom(kind: i32, name: string, valuePtr: usize, valueLen: i32): void {
-  const nameLen = stageName(name);
-  if (nameLen < 0) unreachable();
-  abi.add_header_value(kind, NAME, nameLen, valuePtr, valueLen);
+  abi.add_header_value(kind, stagedName(name), stagedLen, valuePtr, valueLen);
 }
 
-function stageName(name: string): i32 {
-  return writeUtf8(name, NAME, NAME_SIZE);
+/** Where `name` is staged (its length in stagedLen); a name past 256 bytes traps. */
+function stagedName(name: string): usize {
+  const staged = stageNameWithin(name);
+  if (staged == 0) unreachable();
+  return staged;
 }
 
 /**
