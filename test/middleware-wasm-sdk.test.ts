@@ -399,6 +399,23 @@ ${literalNames.map((name) => `  req.headers.set("${name}", uri);`).join('\n')}
       assert.equal(host.requestHeaders.size, literalNames.length + 4, 'no header under a stale name');
     }
   });
+
+  test('the scratch layer refuses a name past its 256-byte buffer, even a literal one', async () => {
+    const longName = `x-${'n'.repeat(298)}`;
+    const host = new FakeHost(await compileWithSdk(`
+import { HeaderKind, namedHeaderValueToScratch, onRequest, proceed, Request, Response, SCRATCH, setHeaderFrom, TOO_LARGE } from "./middleware-wasm/assembly";
+export { handle_request, handle_response } from "./middleware-wasm/assembly";
+onRequest((req: Request, res: Response): i64 => {
+  if (namedHeaderValueToScratch(HeaderKind.Request, "${longName}") != TOO_LARGE) unreachable();
+  if (req.uri == "/set") setHeaderFrom(HeaderKind.Request, "${longName}", SCRATCH, 0);
+  return proceed(1);
+});`)).start();
+    host.requestHeaders.set(longName, ['present']);
+    for (let i = 0; i < 2; i++) assert.equal(host.exports.handle_request(), (1n << 32n) | 1n, 'a lookup reports TOO_LARGE');
+    host.uri = '/set';
+    assert.throws(() => host.exports.handle_request(), /unreachable/, 'a set traps');
+    assert.deepEqual(host.header(longName), ['present']);
+  });
 });
 
 describe('middleware-wasm SDK handlers', () => {
