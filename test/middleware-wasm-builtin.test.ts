@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger, LogLevel } from '../proxy/runtime/logger.js';
-import { MemoryExchange, WasmLoadError, WasmMiddleware, type GuestRequest, type MemoryExchangeInit } from '../middleware-wasm/host/index.js';
+import { MemoryExchange, WasmLoadError, WasmMiddleware, type MemoryExchangeInit } from '../middleware-wasm/host/index.js';
 import { eventually } from './support/eventually.js';
 
 // The compiled test may run from an output dir that only links package.json; its real location is the root.
@@ -65,15 +65,18 @@ async function load(name: Builtin, metadata: Record<string, string> | string = {
 }
 
 interface Outcome {
-  request: GuestRequest;
+  /** The middleware passed the request on (it answered otherwise). */
+  passed: boolean;
   exchange: MemoryExchange;
 }
 
 function run(middleware: WasmMiddleware, init: MemoryExchangeInit = {}): Outcome {
   const exchange = new MemoryExchange(init);
   const request = middleware.handleRequest(exchange);
-  if (request.next) middleware.handleResponse(request);
-  return { request, exchange };
+  // Read before handleResponse, which ends the request and lets the middleware reuse its object.
+  const passed = request.next;
+  if (passed) middleware.handleResponse(request);
+  return { passed, exchange };
 }
 
 function responseHeader(exchange: MemoryExchange, name: string): string | undefined {
@@ -84,8 +87,8 @@ function responseHeader(exchange: MemoryExchange, name: string): string | undefi
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8');
 
 /** Asserts the guest answered itself with `status`; returns the body as text. */
-function assertAnswered({ request, exchange }: Outcome, status: number): string {
-  assert.equal(request.next, false, 'the middleware answers instead of passing the request on');
+function assertAnswered({ passed, exchange }: Outcome, status: number): string {
+  assert.equal(passed, false, 'the middleware answers instead of passing the request on');
   assert.equal(exchange.statusCode, status);
   return text(exchange.responseBody);
 }
@@ -121,7 +124,7 @@ describe('built-in middleware modules', () => {
 
   test('metadata names match ignoring case; JSON escapes in values are resolved', async () => {
     const { middleware } = await load('routerchecker', '{"RULE": "^\\/v1\\\\.\\u0030\\/[a-z]+$"}');
-    assert.equal(run(middleware, { uri: '/v1.0/state' }).request.next, true);
+    assert.equal(run(middleware, { uri: '/v1.0/state' }).passed, true);
     assertAnswered(run(middleware, { uri: '/v1x0/state' }), 400);
   });
 });
@@ -131,8 +134,8 @@ describe('uppercase (middleware.http.uppercase)', () => {
   before(async () => ({ middleware } = await load('uppercase')));
 
   test('upper-cases the request body and passes the request on', () => {
-    const { request, exchange } = run(middleware, { method: 'POST', requestBody: Buffer.from('hello, world 42!') });
-    assert.equal(request.next, true);
+    const { passed, exchange } = run(middleware, { method: 'POST', requestBody: Buffer.from('hello, world 42!') });
+    assert.equal(passed, true);
     assert.equal(text(exchange.requestBody), 'HELLO, WORLD 42!');
   });
 
@@ -151,8 +154,8 @@ describe('uppercase (middleware.http.uppercase)', () => {
   });
 
   test('leaves an empty body empty', () => {
-    const { request, exchange } = run(middleware, { method: 'GET' });
-    assert.equal(request.next, true);
+    const { passed, exchange } = run(middleware, { method: 'GET' });
+    assert.equal(passed, true);
     assert.equal(exchange.requestBody.length, 0);
   });
 
@@ -171,8 +174,8 @@ describe('routeralias (middleware.http.routeralias)', () => {
   before(async () => ({ middleware } = await load('routeralias', { routes: JSON.stringify(routes) })));
 
   test('rewrites an alias to its target, keeping the query string', () => {
-    const { request, exchange } = run(middleware, { uri: '/mall/activity/info?id=123&name=kung+fu' });
-    assert.equal(request.next, true);
+    const { passed, exchange } = run(middleware, { uri: '/mall/activity/info?id=123&name=kung+fu' });
+    assert.equal(passed, true);
     assert.equal(exchange.uri, '/v1.0/invoke/srv.default/method/mall/activity/info?id=123&name=kung+fu');
   });
 
@@ -189,8 +192,8 @@ describe('routeralias (middleware.http.routeralias)', () => {
 
   test('leaves other paths alone, including near misses', () => {
     for (const uri of ['/v1.0/state/store', '/mall/activity/info/', '/mall/activity', '/hello/activity//info']) {
-      const { request, exchange } = run(middleware, { uri });
-      assert.equal(request.next, true);
+      const { passed, exchange } = run(middleware, { uri });
+      assert.equal(passed, true);
       assert.equal(exchange.uri, uri);
     }
   });
@@ -214,9 +217,9 @@ describe('routerchecker (middleware.http.routerchecker)', () => {
 
   test("passes Dapr's documented PASS cases", () => {
     for (const method of ['method', '01', 'METHOD', 'user/info', 'user_info', 'user-info']) {
-      assert.equal(run(middleware, { uri: `/v1.0/invoke/demo.default/method/${method}` }).request.next, true, method);
+      assert.equal(run(middleware, { uri: `/v1.0/invoke/demo.default/method/${method}` }).passed, true, method);
     }
-    assert.equal(run(middleware, { uri: '/v1.0/invoke/demo/method/method' }).request.next, true);
+    assert.equal(run(middleware, { uri: '/v1.0/invoke/demo/method/method' }).passed, true);
   });
 
   test("refuses Dapr's documented FAIL cases with 400 invalid router", () => {
@@ -229,7 +232,7 @@ describe('routerchecker (middleware.http.routerchecker)', () => {
 
   test('matches the query too, as daprd does, and refuses malformed escapes', () => {
     assertAnswered(run(middleware, { uri: '/v1.0/state/store?key=a' }), 400);
-    assert.equal(run(middleware, { uri: '/v1.0/state/store?' }).request.next, true);
+    assert.equal(run(middleware, { uri: '/v1.0/state/store?' }).passed, true);
     assertAnswered(run(middleware, { uri: '/v1.0/state/%zz' }), 400);
   });
 
@@ -251,7 +254,7 @@ describe('routerchecker (middleware.http.routerchecker)', () => {
     ];
     for (const [rule, passes, fails] of cases) {
       const { middleware: checker } = await load('routerchecker', { rule });
-      for (const uri of passes) assert.equal(run(checker, { uri }).request.next, true, `${rule} should pass ${uri}`);
+      for (const uri of passes) assert.equal(run(checker, { uri }).passed, true, `${rule} should pass ${uri}`);
       for (const uri of fails) assertAnswered(run(checker, { uri }), 400);
     }
   });
@@ -264,7 +267,7 @@ describe('routerchecker (middleware.http.routerchecker)', () => {
 
   test('without a rule every request passes, with a warning', async () => {
     const { middleware: open, logger } = await load('routerchecker');
-    assert.equal(run(open, { uri: '/any thing' }).request.next, true);
+    assert.equal(run(open, { uri: '/any thing' }).passed, true);
     assert.ok(logger.lines.some((line) => line.level === 'warn' && line.msg.includes('no rule')));
   });
 });
@@ -277,7 +280,7 @@ describe('ratelimit (middleware.http.ratelimit)', () => {
     const admitted: number[] = [];
     for (let i = 1; i <= 101; i++) {
       const outcome = run(middleware, { sourceAddr: '10.0.0.1:5000' });
-      if (outcome.request.next) admitted.push(i);
+      if (outcome.passed) admitted.push(i);
       else {
         assert.equal(assertAnswered(outcome, 429), 'You have reached maximum request limit.');
         assert.equal(responseHeader(outcome.exchange, 'content-type'), 'text/plain; charset=utf-8');
@@ -288,7 +291,7 @@ describe('ratelimit (middleware.http.ratelimit)', () => {
 
   test('limits each client apart: the connection address, or X-Forwarded-For / X-Real-IP', async () => {
     const { middleware } = await load('ratelimit', { MaxRequestsPerSecond: '2' }, true);
-    const passes = (init: MemoryExchangeInit): boolean => run(middleware, init).request.next;
+    const passes = (init: MemoryExchangeInit): boolean => run(middleware, init).passed;
     assert.deepEqual([1, 2, 3].map(() => passes({ sourceAddr: '10.0.0.1:1' })), [true, true, false]);
     // Another port of the same address is the same client; another address is not.
     assert.equal(passes({ sourceAddr: '10.0.0.1:2' }), false);
@@ -302,7 +305,7 @@ describe('ratelimit (middleware.http.ratelimit)', () => {
 
   test('admits again once time has passed (real clock)', async () => {
     const { middleware } = await load('ratelimit', { maxRequestsPerSecond: '5' });
-    const passes = (): boolean => run(middleware, { sourceAddr: '10.9.9.9:1' }).request.next;
+    const passes = (): boolean => run(middleware, { sourceAddr: '10.9.9.9:1' }).passed;
     const burst = Array.from({ length: 6 }, passes);
     assert.deepEqual(burst, [true, true, true, true, true, false]);
     // One request's worth refills in 200 ms at 5/s.
@@ -313,7 +316,7 @@ describe('ratelimit (middleware.http.ratelimit)', () => {
     // A burst of 100, plus one more per 10 ms of sandbox time (1 ms per request): the first refusal is the
     // 112th request, where 10/s would refuse the 11th.
     const { middleware } = await load('ratelimit', {}, true);
-    const results = Array.from({ length: 120 }, () => run(middleware).request.next);
+    const results = Array.from({ length: 120 }, () => run(middleware).passed);
     assert.equal(results.indexOf(false) + 1, 112);
   });
 
@@ -330,7 +333,7 @@ describe('apikey', () => {
 
   test('passes a request carrying one of the keys', () => {
     for (const key of ['alpha-key', 'beta-key']) {
-      assert.equal(run(middleware, { requestHeaders: ['X-Api-Key', key] }).request.next, true, key);
+      assert.equal(run(middleware, { requestHeaders: ['X-Api-Key', key] }).passed, true, key);
     }
   });
 
@@ -346,7 +349,7 @@ describe('apikey', () => {
 
   test('reads the key from headerName', async () => {
     const { middleware: custom } = await load('apikey', { headerName: 'X-Tenant-Key', keys: 'k1' });
-    assert.equal(run(custom, { requestHeaders: ['x-tenant-key', 'k1'] }).request.next, true);
+    assert.equal(run(custom, { requestHeaders: ['x-tenant-key', 'k1'] }).passed, true);
     assertAnswered(run(custom, { requestHeaders: ['x-api-key', 'k1'] }), 401);
   });
 

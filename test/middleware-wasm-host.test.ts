@@ -55,6 +55,10 @@ function valuesOf(flat: readonly string[], name: string): string[] {
   return values;
 }
 
+function countLenOf(value: bigint): { count: number; len: number } {
+  return { count: Number(value >> 32n), len: Number(value & 0xffff_ffffn) };
+}
+
 /** Splits a response body made of count_len reports (8 bytes) optionally followed by the bytes they describe. */
 class ReportReader {
   private at = 0;
@@ -63,7 +67,7 @@ class ReportReader {
   countLen(): { count: number; len: number } {
     const value = this.body.readBigUInt64LE(this.at);
     this.at += 8;
-    return { count: Number(value >> 32n), len: Number(value & 0xffff_ffffn) };
+    return countLenOf(value);
   }
 
   bytes(len: number): Buffer {
@@ -134,6 +138,36 @@ describe('wasm host: headers', () => {
     assert.deepEqual(reports.countLen(), { count: 61, len: multi.len + 'added\0'.length }, 'x-multi after add');
     assert.deepEqual(reports.list().items, ['host', 'x-multi', 'x-unicode', 'x-set']);
     assert.ok(reports.done);
+  });
+
+  test('values are written whole or not at all, at every limit and up to the end of memory', () => {
+    const wasmMemory = new WebAssembly.Memory({ initial: 1 });
+    const memory = new GuestMemory(wasmMemory);
+    const cases = [['acme'], ['ünï', 'ok'], ['日本語', 'a', ''], ['x'.repeat(9), 'é'.repeat(5)]];
+    for (const values of cases) {
+      const encoded = Buffer.from(values.map((value) => `${value}\0`).join(''));
+      for (const at of [64, wasmMemory.buffer.byteLength - encoded.length]) {
+        for (let limit = encoded.length - 2; limit <= encoded.length * 3; limit++) {
+          const view = new Uint8Array(wasmMemory.buffer);
+          view.fill(0x5a, at, at + encoded.length);
+          assert.deepEqual(countLenOf(memory.writeNulTerminated(at, limit, values, values.length)), { count: values.length, len: encoded.length });
+          const written = Buffer.from(view.subarray(at, at + encoded.length));
+          const expected = limit >= encoded.length ? encoded : Buffer.alloc(encoded.length, 0x5a);
+          assert.deepEqual(written, expected, `${JSON.stringify(values)} at ${at}, limit ${limit}`);
+        }
+      }
+    }
+    for (const value of ['GET', 'ünï', '日本', 'x'.repeat(12)]) {
+      const encoded = Buffer.from(value);
+      const at = wasmMemory.buffer.byteLength - encoded.length;
+      for (let limit = encoded.length - 1; limit <= encoded.length * 3; limit++) {
+        const view = new Uint8Array(wasmMemory.buffer);
+        view.fill(0x5a, at, at + encoded.length);
+        assert.equal(memory.writeStringIfFits(at, limit, value), encoded.length);
+        const expected = limit >= encoded.length ? encoded : Buffer.alloc(encoded.length, 0x5a);
+        assert.deepEqual(Buffer.from(view.subarray(at, at + encoded.length)), expected, `${value}, limit ${limit}`);
+      }
+    }
   });
 
   test('set, add and remove are recorded over the snapshot, request and response alike', async () => {
@@ -231,6 +265,14 @@ describe('wasm host: what the host remembers between calls', () => {
         assert.equal(memory.readHeaderValue(at, length), text, `length ${length}, restored`);
       }
     }
+    // Far more strings than slots: those sharing a slot displace each other, and every read stays right.
+    const names = Array.from({ length: 300 }, (_, i) => `x-header-${i}`);
+    for (let round = 0; round < 2; round++) {
+      for (const name of round === 0 ? names : names.slice().reverse()) {
+        new Uint8Array(wasmMemory.buffer, at, name.length).set(Buffer.from(name));
+        assert.equal(memory.readHeaderName(at, name.length), name);
+      }
+    }
     // Growing detaches the old buffer; the remembered bytes must be compared against the new one.
     wasmMemory.grow(1);
     new Uint8Array(wasmMemory.buffer, at, 4).set(Buffer.from('wxyz'));
@@ -308,6 +350,46 @@ describe('wasm host: what the host remembers between calls', () => {
       const len = 5 + (i % 2) * 1024;
       assert.equal(countLen(1, len), exact(1, len));
     }
+  });
+});
+
+describe('wasm host: per-request state', () => {
+  // Enables buffer_request when the URI starts with "/b"; handle_response counts its calls, and handle_request
+  // hands that count back as its reqCtx.
+  const guest = `(module
+    (import "http_handler" "enable_features" (func $enable_features (param i32) (result i32)))
+    (import "http_handler" "get_uri" (func $get_uri (param i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (global $responses (mut i32) (i32.const 0))
+    (func (export "handle_request") (result i64)
+      (drop (call $get_uri (i32.const 0) (i32.const 64)))
+      (if (i32.eq (i32.load8_u (i32.const 1)) (i32.const 98)) (then (drop (call $enable_features (i32.const 1)))))
+      (i64.or (i64.shl (i64.extend_i32_u (global.get $responses)) (i64.const 32)) (i64.const 1)))
+    (func (export "handle_response") (param i32 i32)
+      (global.set $responses (i32.add (global.get $responses) (i32.const 1)))))`;
+
+  test('a finished request serves the next one from a clean state; requests in flight stay apart', async () => {
+    const middleware = await WasmMiddleware.load(wat(guest), { name: 'per-request', logger: recordingLogger() });
+    const first = middleware.handleRequest(new MemoryExchange({ uri: '/buffered' }));
+    assert.equal(first.reqCtx, 0);
+    assert.equal(first.features & Feature.bufferRequest, Feature.bufferRequest);
+    middleware.handleResponse(first);
+    middleware.handleResponse(first); // a stray second call runs nothing
+
+    const exchange = new MemoryExchange({ uri: '/plain' });
+    const second = middleware.handleRequest(exchange);
+    assert.equal(second, first, 'the finished request is reused');
+    assert.equal(second.exchange, exchange);
+    assert.equal(second.next, true);
+    assert.equal(second.reqCtx, 1, 'handle_response ran once for the first request');
+    assert.equal(second.features & Feature.bufferRequest, 0, 'a feature one request enabled does not carry over');
+    assert.equal(second.afterNext, true);
+
+    const third = middleware.handleRequest(new MemoryExchange({ uri: '/plain' }));
+    assert.notEqual(third, second, 'a request still in flight is not reused');
+    middleware.handleResponse(third);
+    middleware.handleResponse(second);
+    assert.equal(middleware.handleRequest(new MemoryExchange()).reqCtx, 3);
   });
 });
 

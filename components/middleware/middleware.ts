@@ -16,7 +16,10 @@ export interface HttpMiddleware {
    * and then `handleResponse`; otherwise the stage answered in `exchange`. Throws a DaprError when the stage fails.
    */
   handleRequest(exchange: HttpExchange): GuestRequest;
-  /** Post-processes the response in `exchange`; `isError` when what came back from further down was a failure. */
+  /**
+   * Post-processes the response in `exchange`; `isError` when what came back from further down was a failure.
+   * This ends the request: the stage may reuse `request` for a later one.
+   */
   handleResponse(request: GuestRequest, isError: boolean): void;
   close?(): void;
 }

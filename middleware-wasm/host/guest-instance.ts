@@ -4,7 +4,8 @@ import type { Logger, LogLevel } from '../../proxy/runtime/logger.js';
 import { HOST_MODULE } from './abi.js';
 import { GuestMemory } from './guest-memory.js';
 import { httpHandlerImports, type HandlerHost } from './http-handler-imports.js';
-import type { GuestRequest } from './request.js';
+import type { HttpExchange } from './exchange.js';
+import { GuestRequest } from './request.js';
 import { ProcExit, WASI_MODULE, wasiImports, type WasiHost, type WasiOutput } from './wasi.js';
 
 export interface GuestSettings {
@@ -25,6 +26,8 @@ export class GuestInstance implements HandlerHost, WasiHost {
   private readonly output: WasiOutput;
   /** Set while `_start` runs, so that a guest refusing to start can be quoted in the load error. */
   private startupLog: StartupLog | null = null;
+  /** The last request that finished, to serve the next one. */
+  private spareRequest: GuestRequest | null = null;
 
   /** Instantiates synchronously and runs the guest's `_start` or `_initialize`; throws if either fails. */
   constructor(
@@ -54,6 +57,21 @@ export class GuestInstance implements HandlerHost, WasiHost {
 
   get strictSandbox(): boolean {
     return this.settings.strictSandbox;
+  }
+
+  /** The host-side state for a new request on `exchange`. */
+  takeRequest(exchange: HttpExchange): GuestRequest {
+    const spare = this.spareRequest;
+    if (spare === null) return new GuestRequest(exchange, this);
+    this.spareRequest = null;
+    spare.reuse(exchange);
+    return spare;
+  }
+
+  /** `request`, which ran on this instance, is over: nothing refers to it any more. */
+  releaseRequest(request: GuestRequest): void {
+    request.finish();
+    this.spareRequest = request;
   }
 
   /** Runs `handle_request` for `request`; returns the raw `ctx_next`. */

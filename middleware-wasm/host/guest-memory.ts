@@ -6,20 +6,23 @@
 
 /** Up to this many bytes a JS loop beats a call into Node (measured on strings and on guest bytes). */
 const JS_COPY_MAX = 8;
+/** A UTF-16 code unit encodes to at most this many bytes of UTF-8 (a surrogate pair, two units, to four). */
+const MAX_UTF8_PER_UNIT = 3;
 
 // Guests use the same few strings on every request, so a memory remembers recent ones: comparing bytes (or
-// strings) costs less than decoding (or encoding) them again. Each cache is small and replaced round-robin.
+// strings) costs less than decoding (or encoding) them again. Each cache is small; the decodings are
+// direct-mapped (see `RecentDecodings`), with room for several times the strings a middleware usually passes.
 /** Header names read. Past 32 bytes comparing costs more than decoding (about 45 ns), so longer ones are not kept. */
-const NAME_CACHE_SIZE = 16;
+const NAME_CACHE_SLOTS = 64;
 const CACHED_NAME_MAX = 32;
 /** Header values set: often constants ("true", "nosniff"); only short ones are remembered. */
-const VALUE_CACHE_SIZE = 8;
+const VALUE_CACHE_SLOTS = 32;
 const CACHED_VALUE_MAX = 32;
 /** Strings written (URI, source address, ...): each middleware of a chain reads the same URI. */
 const WRITE_CACHE_SIZE = 4;
 const CACHED_STRING_MAX = 2048;
 /** Heads of rewritten strings (see `readReplacement`): "/tenants/acme" ahead of the URI it was read as. */
-const HEAD_CACHE_SIZE = 8;
+const HEAD_CACHE_SLOTS = 32;
 const CACHED_HEAD_MAX = 64;
 
 /**
@@ -45,10 +48,10 @@ export class GuestMemory {
   private bytes: Buffer;
   /** The same memory read in 32-bit words, which is how the caches compare bytes; rebuilt with `bytes`. */
   private words: DataView;
-  private readonly recentNames = new RecentDecodings(NAME_CACHE_SIZE);
-  private readonly recentValues = new RecentDecodings(VALUE_CACHE_SIZE);
+  private readonly recentNames = new RecentDecodings(NAME_CACHE_SLOTS, CACHED_NAME_MAX);
+  private readonly recentValues = new RecentDecodings(VALUE_CACHE_SLOTS, CACHED_VALUE_MAX);
   private readonly recentWrites = new RecentEncodings(WRITE_CACHE_SIZE);
-  private readonly recentHeads = new RecentDecodings(HEAD_CACHE_SIZE);
+  private readonly recentHeads = new RecentDecodings(HEAD_CACHE_SLOTS, CACHED_HEAD_MAX);
   /** UTF-8 lengths of the strings `writeNulTerminated` is writing; reused, never truncated. */
   private readonly lengths: number[] = [];
 
@@ -106,24 +109,24 @@ export class GuestMemory {
 
   /** A header name, lower-case. */
   readHeaderName(ptr: number, len: number): string {
-    return this.readCached(this.recentNames, CACHED_NAME_MAX, ptr, len, 'name', true);
+    return this.readCached(this.recentNames, ptr, len, 'name', true);
   }
 
   readHeaderValue(ptr: number, len: number): string {
-    return this.readCached(this.recentValues, CACHED_VALUE_MAX, ptr, len, 'value', false);
+    return this.readCached(this.recentValues, ptr, len, 'value', false);
   }
 
-  private readCached(cache: RecentDecodings, maxLength: number, ptr: number, len: number, what: string, lowerCase: boolean): string {
+  private readCached(cache: RecentDecodings, ptr: number, len: number, what: string, lowerCase: boolean): string {
     const start = ptr >>> 0;
     const length = len >>> 0;
     // checkRange also brings `words` up to date after the memory grew.
-    const view = this.checkRange(start, length, what);
-    return cache.find(view, this.words, start, length) ?? this.decodeAndRemember(cache, maxLength, start, length, what, lowerCase);
+    this.checkRange(start, length, what);
+    return cache.find(this.words, start, length) ?? this.decodeAndRemember(cache, start, length, what, lowerCase);
   }
 
-  private decodeAndRemember(cache: RecentDecodings, maxLength: number, start: number, length: number, what: string, lowerCase: boolean): string {
+  private decodeAndRemember(cache: RecentDecodings, start: number, length: number, what: string, lowerCase: boolean): string {
     const text = this.readString(start, length, what, lowerCase);
-    if (length <= maxLength) cache.remember(this.view(), this.words, start, length, text);
+    cache.remember(this.words, start, length, text);
     return text;
   }
 
@@ -136,7 +139,7 @@ export class GuestMemory {
   readReplacement(ptr: number, len: number, previous: string, what: string): string {
     const start = ptr >>> 0;
     const length = len >>> 0;
-    const view = this.checkRange(start, length, what);
+    this.checkRange(start, length, what);
     const recentWrites = this.recentWrites;
     const slot = recentWrites.slotOf(previous);
     // A non-ASCII `previous` has string indices that are not byte offsets.
@@ -149,7 +152,7 @@ export class GuestMemory {
     // The tail is ASCII, so the head ends on a character boundary.
     const headLength = length - shared;
     // readCached's lookup, written out: called rather than inlined here, it made a rewrite about 40 ns slower.
-    const head = this.recentHeads.find(view, this.words, start, headLength) ?? this.decodeAndRemember(this.recentHeads, CACHED_HEAD_MAX, start, headLength, what, false);
+    const head = this.recentHeads.find(this.words, start, headLength) ?? this.decodeAndRemember(this.recentHeads, start, headLength, what, false);
     return head + tail;
   }
 
@@ -176,6 +179,8 @@ export class GuestMemory {
   }
 
   private encodeIfFits(buf: number, limit: number, value: string): number {
+    const units = value.length;
+    if (units <= JS_COPY_MAX && this.surelyFits(buf, limit, units)) return encodeUnchecked(this.bytes, buf >>> 0, value);
     const len = utf8Length(value);
     if (len === 0 || len > limit >>> 0) return len;
     const at = buf >>> 0;
@@ -198,6 +203,21 @@ export class GuestMemory {
    */
   writeNulTerminated(buf: number, limit: number, values: readonly string[], count: number): bigint {
     if (count === 0) return 0n;
+    let units = 0;
+    for (let i = 0; i < count; i++) units += values[i]!.length + 1;
+    if (!this.surelyFits(buf, limit, units)) return this.measureThenWrite(buf, limit, values, count);
+    const start = buf >>> 0;
+    const view = this.bytes;
+    let at = start;
+    for (let i = 0; i < count; i++) {
+      at += encodeUnchecked(view, at, values[i]!);
+      view[at++] = 0;
+    }
+    return countLen(count, at - start);
+  }
+
+  /** writeNulTerminated for values that may not fit: nothing is written unless all of them do. */
+  private measureThenWrite(buf: number, limit: number, values: readonly string[], count: number): bigint {
     const lengths = this.lengths;
     let len = 0;
     for (let i = 0; i < count; i++) {
@@ -214,6 +234,16 @@ export class GuestMemory {
       }
     }
     return countLen(count, len);
+  }
+
+  /**
+   * Whether text of `units` UTF-16 code units fits at `buf` in `limit` bytes whatever its characters, each taking
+   * at most 3 bytes of UTF-8. Such text can be written in one pass that learns its length as it goes, where text
+   * that may not fit must be measured before anything is written. Also brings the view up to date.
+   */
+  private surelyFits(buf: number, limit: number, units: number): boolean {
+    const most = units * MAX_UTF8_PER_UNIT;
+    return most <= limit >>> 0 && (buf >>> 0) + most <= this.view().length;
   }
 
   u32(ptr: number): number {
@@ -261,6 +291,24 @@ function utf8Length(value: string): number {
   return length;
 }
 
+/**
+ * Writes `value` at `at`, where there is room for its longest encoding, and returns its UTF-8 length. Short text
+ * is copied by a JS loop, which stops at the first non-ASCII character and leaves the whole text to Node.
+ */
+function encodeUnchecked(view: Buffer, at: number, value: string): number {
+  const length = value.length;
+  if (length <= JS_COPY_MAX) {
+    let i = 0;
+    for (; i < length; i++) {
+      const unit = value.charCodeAt(i);
+      if (unit >= 0x80) break;
+      view[at + i] = unit;
+    }
+    if (i === length) return length;
+  }
+  return (view as NodeBuffer).utf8Write(value, at, length * MAX_UTF8_PER_UNIT);
+}
+
 /** Writes `value` at `at` and returns `len`, its UTF-8 length; equal to its string length exactly when it is ASCII. */
 function writeString(view: Buffer, at: number, value: string, len: number): number {
   const length = value.length;
@@ -271,54 +319,71 @@ function writeString(view: Buffer, at: number, value: string, len: number): numb
 }
 
 /**
- * Strings read from guest memory, found again by their exact bytes. The bytes are kept as the 32-bit words a
- * lookup compares: at offsets 0, 4, 8, ... and a last one ending exactly at the end (overlapping the one before
- * unless the length is a multiple of 4), so 15 bytes take 4 comparisons rather than 15. Shorter than 4 bytes,
- * the single "word" is the bytes themselves, compared one by one.
+ * Strings read from guest memory, found again by their exact bytes. The cache is direct-mapped: the length and
+ * first word of the bytes pick the one slot that may hold them, so a lookup is a few comparisons and a small
+ * function, which V8 inlines into the host functions (a scan over every slot, larger, it often did not). The bytes
+ * are kept as the 32-bit words a lookup compares: at offsets 0, 4, 8, ... and a last one ending exactly at the end
+ * (overlapping the one before unless the length is a multiple of 4), so 15 bytes take 4 comparisons rather than
+ * 15; shorter than 4 bytes, one word holds them all.
  */
 class RecentDecodings {
-  private readonly lengths: number[] = [];
-  private readonly words: Uint32Array[] = [];
-  private readonly texts: string[] = [];
-  private nextSlot = 0;
+  /** Per slot; 0 for an empty one, which then holds the empty string, as it should. */
+  private readonly lengths: Int32Array;
+  private readonly words: Uint32Array;
+  private readonly texts: string[];
+  private readonly wordsPerSlot: number;
+  /** Turns a 32-bit hash into a slot number. */
+  private readonly slotShift: number;
 
-  constructor(private readonly size: number) {}
+  /** `slots` is a power of two; strings longer than `maxLength` bytes are not kept. */
+  constructor(slots: number, private readonly maxLength: number) {
+    this.lengths = new Int32Array(slots);
+    this.wordsPerSlot = (maxLength + 3) >>> 2;
+    this.words = new Uint32Array(slots * this.wordsPerSlot);
+    this.texts = new Array<string>(slots).fill('');
+    this.slotShift = 32 - Math.log2(slots);
+  }
 
-  find(view: Buffer, memoryWords: DataView, start: number, length: number): string | undefined {
-    const lengths = this.lengths;
-    for (let slot = 0; slot < lengths.length; slot++) {
-      if (lengths[slot] === length && sameWords(view, memoryWords, start, length, this.words[slot]!)) return this.texts[slot];
+  find(memory: DataView, start: number, length: number): string | undefined {
+    const first = firstWord(memory, start, length);
+    const slot = this.slotOf(first, length);
+    if (this.lengths[slot] !== length) return undefined;
+    const words = this.words;
+    let at = slot * this.wordsPerSlot;
+    if (words[at] !== first) return undefined;
+    for (let offset = 4; offset < length; offset += 4) {
+      if (memory.getUint32(start + Math.min(offset, length - 4), true) !== words[++at]) return undefined;
     }
-    return undefined;
+    return this.texts[slot];
   }
 
-  remember(view: Buffer, memoryWords: DataView, start: number, length: number, text: string): void {
-    const slot = this.nextSlot;
+  remember(memory: DataView, start: number, length: number, text: string): void {
+    if (length > this.maxLength) return;
+    const first = firstWord(memory, start, length);
+    const slot = this.slotOf(first, length);
+    const words = this.words;
+    let at = slot * this.wordsPerSlot;
+    words[at] = first;
+    for (let offset = 4; offset < length; offset += 4) words[++at] = memory.getUint32(start + Math.min(offset, length - 4), true);
     this.lengths[slot] = length;
-    this.words[slot] = wordsOf(view, memoryWords, start, length);
     this.texts[slot] = text;
-    this.nextSlot = (slot + 1) % this.size;
+  }
+
+  private slotOf(first: number, length: number): number {
+    return Math.imul(first ^ length, 0x9e3779b1) >>> this.slotShift;
   }
 }
 
-/** The comparison words of bytes [start, start+length) (see `RecentDecodings`). */
-function wordsOf(view: Buffer, memoryWords: DataView, start: number, length: number): Uint32Array {
-  if (length < 4) return Uint32Array.from(view.subarray(start, start + length));
-  const count = (length + 3) >>> 2;
-  const words = new Uint32Array(count);
-  for (let i = 0; i < count - 1; i++) words[i] = memoryWords.getUint32(start + 4 * i, true);
-  words[count - 1] = memoryWords.getUint32(start + length - 4, true);
-  return words;
+/** The first comparison word of bytes [start, start+length) (see `RecentDecodings`). */
+function firstWord(memory: DataView, start: number, length: number): number {
+  return length >= 4 ? memory.getUint32(start, true) : shortWord(memory, start, length);
 }
 
-function sameWords(view: Buffer, memoryWords: DataView, start: number, length: number, words: Uint32Array): boolean {
-  const count = words.length;
-  if (length < 4) {
-    for (let i = 0; i < count; i++) if (view[start + i] !== words[i]) return false;
-    return true;
-  }
-  for (let i = 0; i < count - 1; i++) if (memoryWords.getUint32(start + 4 * i, true) !== words[i]) return false;
-  return memoryWords.getUint32(start + length - 4, true) === words[count - 1];
+/** The one comparison word of fewer than 4 bytes: rare, so kept out of `firstWord`, which V8 then inlines. */
+function shortWord(memory: DataView, start: number, length: number): number {
+  let word = 0;
+  for (let i = 0; i < length; i++) word |= memory.getUint8(start + i) << (8 * i);
+  return word;
 }
 
 /**

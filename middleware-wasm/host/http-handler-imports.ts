@@ -194,33 +194,24 @@ function beforeNextOr(host: HandlerHost, feature: number, featureName: string, f
   return current.afterNext && (current.features & feature) === 0 ? featureNeeded(fn, featureName) : current;
 }
 
+// Trailers and unknown kinds are rare: handled apart, they keep these two small enough for V8 to inline.
 function mutableHeaders(host: HandlerHost, kind: number, fn: string): HeaderFields | null {
-  switch (kind) {
-    case HeaderKind.request:
-      return beforeNext(host, fn).exchange.requestHeaders;
-    case HeaderKind.response:
-      return beforeNextOr(host, Feature.bufferResponse, 'buffer_response', fn).exchange.responseHeaders;
-    case HeaderKind.requestTrailers:
-    case HeaderKind.responseTrailers:
-      return null;
-    default:
-      return unknownKind(fn, 'header', kind);
-  }
+  if (kind === HeaderKind.request) return beforeNext(host, fn).exchange.requestHeaders;
+  if (kind === HeaderKind.response) return beforeNextOr(host, Feature.bufferResponse, 'buffer_response', fn).exchange.responseHeaders;
+  return trailers(fn, kind);
 }
 
 function readableHeaders(host: HandlerHost, kind: number, fn: string): HeaderFields | null {
-  const current = request(host, fn);
-  switch (kind) {
-    case HeaderKind.request:
-      return current.exchange.requestHeaders;
-    case HeaderKind.response:
-      return current.exchange.responseHeaders;
-    case HeaderKind.requestTrailers:
-    case HeaderKind.responseTrailers:
-      return null; // Trailers are unsupported: reads see none.
-    default:
-      return unknownKind(fn, 'header', kind);
-  }
+  const exchange = request(host, fn).exchange;
+  if (kind === HeaderKind.request) return exchange.requestHeaders;
+  if (kind === HeaderKind.response) return exchange.responseHeaders;
+  return trailers(fn, kind);
+}
+
+/** Trailers are unsupported: there are none to read or change. Throws for a kind the ABI does not define. */
+function trailers(fn: string, kind: number): null {
+  if (kind === HeaderKind.requestTrailers || kind === HeaderKind.responseTrailers) return null;
+  return unknownKind(fn, 'header', kind);
 }
 
 function headerName(host: HandlerHost, ptr: number, len: number, fn: string): string {

@@ -6,7 +6,7 @@ import { WasmGuestError } from './errors.js';
 import type { HttpExchange } from './exchange.js';
 import { compileGuest, WasmLoadError } from './guest-module.js';
 import { GuestInstance, type GuestSettings } from './guest-instance.js';
-import { GuestRequest } from './request.js';
+import type { GuestRequest } from './request.js';
 import { Feature } from './abi.js';
 
 export interface WasmMiddlewareOptions {
@@ -67,7 +67,7 @@ export class WasmMiddleware {
    */
   handleRequest(exchange: HttpExchange): GuestRequest {
     const instance = this.active ?? this.recoverInstance();
-    const request = new GuestRequest(exchange, instance);
+    const request = instance.takeRequest(exchange);
     let ctxNext: bigint;
     try {
       ctxNext = instance.handleRequest(request);
@@ -86,7 +86,10 @@ export class WasmMiddleware {
     return request;
   }
 
-  /** Runs `handle_response` on the instance that saw the request, even if a newer module took over since. */
+  /**
+   * Runs `handle_response` on the instance that saw the request, even if a newer module took over since. The
+   * request is over then: its object serves a later request, so the caller must not use it again.
+   */
   handleResponse(request: GuestRequest, isError = false): void {
     if (!request.next) return;
     const instance = request.instance;
@@ -99,6 +102,7 @@ export class WasmMiddleware {
     } catch (err) {
       throw this.fault(instance, 'handle_response', err);
     }
+    instance.releaseRequest(request);
     this.checkMemory(instance);
   }
 
