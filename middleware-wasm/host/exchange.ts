@@ -60,3 +60,9 @@ export class MemoryExchange implements HttpExchange {
     this.responseBody = init.responseBody ?? EMPTY;
   }
 }
+
+/**
+ * What a finished request's state points at while it waits to be reused, so that it holds on to no exchange and
+ * its bodies.
+ */
+export const NO_EXCHANGE: HttpExchange = new MemoryExchange();

@@ -16,14 +16,17 @@ export interface HeaderFields {
   remove(lowerName: string): void;
 }
 
+/** The values a change gives a name: most changes set one, kept as itself; several, or none, in an array. */
+type ChangedValues = string | string[];
+
 /**
  * A flat `[name, value, ...]` snapshot (lower-case names, repeats kept, as the front reads them off the wire) with
- * changes recorded per name. A changed name's values replace every snapshot value of that name; an empty list
- * removes it. Changes are a flat `[name, values, ...]` list searched linearly: a guest changes a handful of
- * headers, and a Map costs more to create than such a scan does.
+ * changes recorded per name. A changed name's values replace every snapshot value of that name; none removes it.
+ * Changes are a flat `[name, values, ...]` list searched linearly: a guest changes a handful of headers, and a Map
+ * costs more to create than such a scan does.
  */
 export class HeaderOverlay implements HeaderFields {
-  private changes: Array<string | string[]> | null = null;
+  private changes: ChangedValues[] | null = null;
 
   constructor(private readonly snapshot: readonly string[]) {}
 
@@ -39,13 +42,13 @@ export class HeaderOverlay implements HeaderFields {
     for (let i = 0; i < snapshot.length; i += 2) {
       const name = snapshot[i]!;
       // A changed name keeps its place unless every value was removed.
-      if (changes !== null && this.changedValues(name)?.length === 0) continue;
+      if (changes !== null && countOf(this.changedValues(name)) === 0) continue;
       if (!listed(out, count, name)) out[count++] = name;
     }
     if (changes !== null) {
       for (let i = 0; i < changes.length; i += 2) {
         const name = changes[i] as string;
-        if ((changes[i + 1] as string[]).length > 0 && !listed(out, count, name)) out[count++] = name;
+        if (countOf(changes[i + 1]) > 0 && !listed(out, count, name)) out[count++] = name;
       }
     }
     return count;
@@ -54,10 +57,7 @@ export class HeaderOverlay implements HeaderFields {
   collectValues(lowerName: string, out: string[]): number {
     // Tested here rather than left to changedValues: most reads come before any change, and stay this small.
     const replaced = this.changes === null ? undefined : this.changedValues(lowerName);
-    if (replaced !== undefined) {
-      for (let i = 0; i < replaced.length; i++) out[i] = replaced[i]!;
-      return replaced.length;
-    }
+    if (replaced !== undefined) return copyValues(replaced, out);
     const snapshot = this.snapshot;
     let count = 0;
     for (let i = 0; i < snapshot.length; i += 2) {
@@ -67,17 +67,14 @@ export class HeaderOverlay implements HeaderFields {
   }
 
   set(lowerName: string, value: string): void {
-    this.replace(lowerName, [value]);
+    this.replace(lowerName, value);
   }
 
   add(lowerName: string, value: string): void {
-    let values = this.changedValues(lowerName);
-    if (values === undefined) {
-      values = [];
-      this.collectValues(lowerName, values);
-      this.replace(lowerName, values);
-    }
+    const values: string[] = [];
+    this.collectValues(lowerName, values);
     values.push(value);
+    this.replace(lowerName, values);
   }
 
   remove(lowerName: string): void {
@@ -98,24 +95,24 @@ export class HeaderOverlay implements HeaderFields {
         flat.push(name, snapshot[i + 1]!);
       } else if (!placed.has(name)) {
         placed.add(name);
-        for (const value of values) flat.push(name, value);
+        pushValues(flat, name, values);
       }
     }
     for (let i = 0; i < changes.length; i += 2) {
       const name = changes[i] as string;
-      if (!placed.has(name)) for (const value of changes[i + 1] as string[]) flat.push(name, value);
+      if (!placed.has(name)) pushValues(flat, name, changes[i + 1]!);
     }
     return flat;
   }
 
-  private changedValues(lowerName: string): string[] | undefined {
+  private changedValues(lowerName: string): ChangedValues | undefined {
     const changes = this.changes;
     if (changes === null) return undefined;
-    for (let i = 0; i < changes.length; i += 2) if (changes[i] === lowerName) return changes[i + 1] as string[];
+    for (let i = 0; i < changes.length; i += 2) if (changes[i] === lowerName) return changes[i + 1];
     return undefined;
   }
 
-  private replace(lowerName: string, values: string[]): void {
+  private replace(lowerName: string, values: ChangedValues): void {
     const changes = this.changes;
     if (changes === null) {
       this.changes = [lowerName, values];
@@ -129,6 +126,24 @@ export class HeaderOverlay implements HeaderFields {
     }
     changes.push(lowerName, values);
   }
+}
+
+function countOf(values: ChangedValues | undefined): number {
+  return values === undefined ? -1 : typeof values === 'string' ? 1 : values.length;
+}
+
+function copyValues(values: ChangedValues, out: string[]): number {
+  if (typeof values === 'string') {
+    out[0] = values;
+    return 1;
+  }
+  for (let i = 0; i < values.length; i++) out[i] = values[i]!;
+  return values.length;
+}
+
+function pushValues(flat: string[], name: string, values: ChangedValues): void {
+  if (typeof values === 'string') flat.push(name, values);
+  else for (const value of values) flat.push(name, value);
 }
 
 function listed(names: readonly string[], count: number, name: string): boolean {

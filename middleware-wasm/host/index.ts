@@ -2,7 +2,7 @@
 
 export { Feature, HeaderKind, BodyKind, GuestLogLevel, SUPPORTED_FEATURES } from './abi.js';
 export { WasmGuestError } from './errors.js';
-export { MemoryExchange, type HttpExchange, type MemoryExchangeInit } from './exchange.js';
+export { MemoryExchange, NO_EXCHANGE, type HttpExchange, type MemoryExchangeInit } from './exchange.js';
 export { HeaderOverlay, type HeaderFields } from './headers.js';
 export { WasmLoadError } from './guest-module.js';
 export { WasmMiddleware, type WasmMiddlewareOptions } from './middleware.js';

@@ -1,11 +1,8 @@
 // Host-side state of one request passing through one guest. The guest itself keeps nothing per request unless it
 // chooses to (its `reqCtx`); everything the host functions need hangs off this object.
 
-import { MemoryExchange, type HttpExchange } from './exchange.js';
+import { NO_EXCHANGE, type HttpExchange } from './exchange.js';
 import type { GuestInstance } from './guest-instance.js';
-
-/** What a finished request points at, so that it holds on to no body while it waits to be reused. */
-const NO_EXCHANGE: HttpExchange = new MemoryExchange();
 
 /**
  * A finished request is reused for the instance's next one (see `GuestInstance.takeRequest`): a new object per

@@ -2,18 +2,30 @@
 // down the chain in order, responses come back up in reverse, and any stage may answer in place of the rest.
 
 import type { HttpMiddleware } from '../../components/middleware/middleware.js';
-import type { GuestRequest, HttpExchange } from '../../middleware-wasm/host/index.js';
+import { NO_EXCHANGE, type GuestRequest, type HttpExchange } from '../../middleware-wasm/host/index.js';
 import { asDaprError, errors } from '../runtime/errors.js';
 
 const JSON_TYPE = 'application/json';
 const NO_REQUESTS: GuestRequest[] = new Array<GuestRequest>(0);
 
 export class MiddlewareChain {
+  /** The pass of the last request that left the chain, to carry the next one. */
+  private sparePass: ChainPass | null = null;
+
   constructor(readonly stages: readonly HttpMiddleware[]) {}
 
   /** Starts one request down the chain; see `ChainPass`. */
   enter(exchange: HttpExchange): ChainPass {
-    return ChainPass.start(this.stages, exchange);
+    const spare = this.sparePass;
+    if (spare === null) return ChainPass.start(this, exchange);
+    this.sparePass = null;
+    spare.restart(exchange);
+    return spare;
+  }
+
+  /** Called by a pass that left: nothing refers to it any more. */
+  keep(pass: ChainPass): void {
+    this.sparePass = pass;
   }
 }
 
@@ -21,6 +33,10 @@ export class MiddlewareChain {
  * One request's trip through a chain. After construction, `reachedHandler` says whether every stage passed the
  * request on: the caller then runs its handler, puts the answer in the exchange, and calls `leave`. Otherwise a
  * stage answered (or failed, answered as a Dapr error) and the caller calls `leave` straight away.
+ *
+ * A pass that left carries the chain's next request: with the guests' request state reused too, a request through
+ * the chain allocates nothing of its own, which spares the young generation about a third of a no-op guest's
+ * cost in scavenges.
  */
 export class ChainPass {
   private handlerReached = false;
@@ -34,27 +50,44 @@ export class ChainPass {
   private passedCount = 0;
   private failed = false;
 
-  /** Runs `handle_request` down `stages` until one answers or fails, or the request reaches the handler. */
-  static start(stages: readonly HttpMiddleware[], exchange: HttpExchange): ChainPass {
+  private readonly stages: readonly HttpMiddleware[];
+
+  /** Runs `handle_request` down the chain's stages until one answers or fails, or the request reaches the handler. */
+  static start(chain: MiddlewareChain, exchange: HttpExchange): ChainPass {
     // Constructed empty and then run: V8 inlines a small constructor's allocation, not one that calls into guests.
-    const pass = new ChainPass(stages, exchange);
+    const pass = new ChainPass(chain, exchange);
     pass.descend();
     return pass;
   }
 
   private constructor(
-    private readonly stages: readonly HttpMiddleware[],
-    readonly exchange: HttpExchange,
+    private readonly chain: MiddlewareChain,
+    private exchange: HttpExchange,
   ) {
+    const stages = chain.stages;
+    this.stages = stages;
     // Always an array, never null: V8 then compiles one shape of pass for chains of every length.
     this.laterPassed = stages.length > 1 ? new Array<GuestRequest>(stages.length - 1) : NO_REQUESTS;
+  }
+
+  /** `start` for a pass that left: the same trip for a new request. */
+  restart(exchange: HttpExchange): void {
+    this.exchange = exchange;
+    this.handlerReached = false;
+    this.firstPassed = null;
+    this.passedCount = 0;
+    this.failed = false;
+    this.descend();
   }
 
   get reachedHandler(): boolean {
     return this.handlerReached;
   }
 
-  /** Runs `handle_response` back up the chain; `isError` when the handler failed rather than answered. */
+  /**
+   * Runs `handle_response` back up the chain; `isError` when the handler failed rather than answered. This ends
+   * the pass: it carries a later request, so the caller must not use it again.
+   */
   leave(isError: boolean): void {
     let error = isError || this.failed;
     for (let i = this.passedCount - 1; i >= 0; i--) {
@@ -70,6 +103,9 @@ export class ChainPass {
     if (status < 200 || status > 599) {
       answerWithError(this.exchange, errors.internal(`middleware set status ${status}, which cannot end an HTTP response`));
     }
+    this.exchange = NO_EXCHANGE;
+    this.firstPassed = null;
+    this.chain.keep(this);
   }
 
   private descend(): void {
