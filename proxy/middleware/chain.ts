@@ -34,8 +34,8 @@ export class MiddlewareChain {
  * request on: the caller then runs its handler, puts the answer in the exchange, and calls `leave`. Otherwise a
  * stage answered (or failed, answered as a Dapr error) and the caller calls `leave` straight away.
  *
- * A pass that left carries the chain's next request. With the guests' request state reused too, a request through
- * a no-op guest allocates 42 bytes rather than 122, so the young generation fills, and is scavenged, a third as
+ * A pass that left carries the chain's next request. Reusing it, and the guests' request state, took a request
+ * through a no-op guest from 226 bytes allocated to 42, so the young generation fills, and is scavenged, a fifth as
  * often; a scavenge here costs about 0.2 ms however little survives it.
  */
 export class ChainPass {
