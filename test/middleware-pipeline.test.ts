@@ -13,6 +13,7 @@ import { compileFixture, logLines, PipelineWorkspace, wasmStage, type Pipelines,
 import type { ComponentSpec } from './support/resources.js';
 import type { SidecarProcess } from './support/sidecar.js';
 import { HTTPExtension_Verb, InvokeResponseSchema } from '../gen/proto/dapr/proto/common/v1/common_pb.js';
+import { formatRemoteAddress } from '../proxy/http/remote-address.js';
 import { InvokeServiceRequestSchema } from '../gen/proto/dapr/proto/runtime/v1/invoke_pb.js';
 
 const workspace = new PipelineWorkspace();
@@ -211,6 +212,23 @@ describe('API pipeline: the request line', () => {
     assert.equal(res.status, 200);
     assert.equal((json(res) as { id: string }).id, appId);
     assert.equal(received(app, '/never').length, 0);
+  });
+});
+
+describe('API pipeline: the client address from its bytes', () => {
+  it('IPv4, an IPv4 client of a dual-stack socket, and IPv6, clients taking turns', () => {
+    const mapped = (a: number, b: number, c: number, d: number): Uint8Array => Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, a, b, c, d]);
+    const loopback6 = Uint8Array.from([...new Array<number>(15).fill(0), 1]);
+    const documentation6 = Uint8Array.from([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0xab, 0xcd, 0x00, 0x0f]);
+    for (let round = 0; round < 2; round++) {
+      assert.equal(formatRemoteAddress(Uint8Array.from([127, 0, 0, 1])), '127.0.0.1:0');
+      assert.equal(formatRemoteAddress(Uint8Array.from([10, 200, 3, 255])), '10.200.3.255:0');
+      assert.equal(formatRemoteAddress(mapped(127, 0, 0, 2)), '127.0.0.2:0');
+      assert.equal(formatRemoteAddress(mapped(127, 0, 0, 2)), '127.0.0.2:0');
+      assert.equal(formatRemoteAddress(loopback6), '[0000:0000:0000:0000:0000:0000:0000:0001]:0');
+      assert.equal(formatRemoteAddress(documentation6), '[2001:0db8:0000:0000:0000:0000:abcd:000f]:0');
+      assert.equal(formatRemoteAddress(Uint8Array.from([127, 0, 0, 1])), '127.0.0.1:0');
+    }
   });
 });
 

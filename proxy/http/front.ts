@@ -4,6 +4,7 @@ import { errors } from '../runtime/errors.js';
 import type { MiddlewareChain } from '../middleware/chain.js';
 import { runApiPipeline } from '../middleware/api-pipeline.js';
 import { ApiReply } from './reply.js';
+import { formatRemoteAddress } from './remote-address.js';
 import { ApiRequest, EMPTY_BODY } from './request.js';
 import type { RouteHandler, Router } from './router.js';
 import { loadNativeUws } from './uws.js';
@@ -107,7 +108,7 @@ export class HttpFront {
       return;
     }
     // The guests run before the reply is sent, while `res` is still valid to read the address from.
-    const readSourceAddr = (): string => remoteAddress(res);
+    const readSourceAddr = (): string => formatRemoteAddress(new Uint8Array(res.getRemoteAddress()));
     this.readBody(res, request, reply, expected, (piped, pipedReply) => runApiPipeline(pipeline, piped, pipedReply, readSourceAddr, this.routeAndRun));
   }
 
@@ -172,10 +173,3 @@ export class HttpFront {
   }
 }
 
-/** The client's address as http-wasm's `get_source_addr` gives it; uWebSockets.js does not expose the port. */
-function remoteAddress(res: HttpResponse): string {
-  let address = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
-  // An IPv4 client of a dual-stack socket shows as an IPv4-mapped IPv6 address.
-  if (address.startsWith('::ffff:') && address.includes('.')) address = address.slice('::ffff:'.length);
-  return address.includes(':') ? `[${address}]:0` : `${address}:0`;
-}
