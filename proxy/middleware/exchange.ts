@@ -15,10 +15,14 @@ export abstract class PipelineExchange implements HttpExchange {
   readonly requestHeaders: HeaderOverlay;
   requestBody: Uint8Array;
   statusCode = 200;
-  responseHeaders = new HeaderOverlay(NO_HEADERS);
   responseBody: Uint8Array = EMPTY_BYTES;
   /** The handler's header list as it gave it, sent on unchanged when no stage touched the response headers. */
   private answeredHeaders: readonly string[] = NO_HEADERS;
+  /**
+   * The response headers as stages see them, made when a stage first asks: most chains never read the response's
+   * headers, and the overlay's snapshot needs the handler's names lower-cased, a copy of the list when they are not.
+   */
+  private responseOverlay: HeaderOverlay | null = null;
 
   abstract readonly sourceAddr: string;
 
@@ -35,6 +39,10 @@ export abstract class PipelineExchange implements HttpExchange {
     this.requestBody = requestBody;
   }
 
+  get responseHeaders(): HeaderOverlay {
+    return (this.responseOverlay ??= new HeaderOverlay(lowerCaseSnapshot(this.answeredHeaders)));
+  }
+
   /** The request headers to forward: `original` unless a stage changed them. */
   forwardedHeaders(original: string[]): string[] {
     return this.requestHeaders.modified ? rewrittenHeaders(this.requestHeaders) : original;
@@ -45,28 +53,28 @@ export abstract class PipelineExchange implements HttpExchange {
    * sent the same name, as with a Go ResponseWriter's header map.
    */
   takeAnswer(status: number, headers: readonly string[], body: Uint8Array): void {
-    const early = this.responseHeaders;
-    const answered = new HeaderOverlay(lowerCaseSnapshot(headers));
-    if (early.modified) {
-      const names: string[] = [];
-      const values: string[] = [];
-      const count = early.collectNames(names);
-      for (let i = 0; i < count; i++) {
-        const name = names[i]!;
-        if (answered.collectValues(name, values) > 0) continue;
-        const n = early.collectValues(name, values);
-        for (let v = 0; v < n; v++) answered.add(name, values[v]!);
-      }
-    }
-    this.responseHeaders = answered;
+    const early = this.responseOverlay;
+    this.responseOverlay = null;
     this.answeredHeaders = headers;
     this.statusCode = status;
     this.responseBody = body;
+    if (early === null || !early.modified) return;
+    const answered = this.responseHeaders;
+    const names: string[] = [];
+    const values: string[] = [];
+    const count = early.collectNames(names);
+    for (let i = 0; i < count; i++) {
+      const name = names[i]!;
+      if (answered.collectValues(name, values) > 0) continue;
+      const n = early.collectValues(name, values);
+      for (let v = 0; v < n; v++) answered.add(name, values[v]!);
+    }
   }
 
   /** The response headers to send once the chain is done: the handler's own list unless a stage changed them. */
   answerHeaders(): readonly string[] {
-    return this.responseHeaders.modified ? rewrittenHeaders(this.responseHeaders) : this.answeredHeaders;
+    const overlay = this.responseOverlay;
+    return overlay !== null && overlay.modified ? rewrittenHeaders(overlay) : this.answeredHeaders;
   }
 }
 
