@@ -374,6 +374,7 @@ describe('wasm host: per-request state', () => {
     assert.equal(first.reqCtx, 0);
     assert.equal(first.features & Feature.bufferRequest, Feature.bufferRequest);
     middleware.handleResponse(first);
+    assert.equal(first.next, true, 'what the caller read stays readable until another request takes the object');
     middleware.handleResponse(first); // a stray second call runs nothing
 
     const exchange = new MemoryExchange({ uri: '/plain' });

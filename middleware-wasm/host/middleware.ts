@@ -91,7 +91,7 @@ export class WasmMiddleware {
    * request is over then: its object serves a later request, so the caller must not use it again.
    */
   handleResponse(request: GuestRequest, isError = false): void {
-    if (!request.next) return;
+    if (!request.next || request.finished) return;
     const instance = request.instance;
     if (instance.poisoned) {
       throw new WasmGuestError(this.name, 'handle_response', new Error('the guest instance was replaced after a fault in another request'));

@@ -45,10 +45,14 @@ export class GuestRequest {
     this.responseBodyWrite = null;
   }
 
-  /** Lets go of the exchange; `next` turns false, so a stray second `handleResponse` runs nothing. */
+  /** Lets go of the exchange. What the caller read stays readable until the object serves a new request. */
   finish(): void {
     this.exchange = NO_EXCHANGE;
-    this.next = false;
+  }
+
+  /** Finished and not yet serving another request: a stray second `handleResponse` must run nothing. */
+  get finished(): boolean {
+    return this.exchange === NO_EXCHANGE;
   }
 }
 

@@ -16,8 +16,10 @@ async function run(request, guestConfig = '') {
   const middleware = await WasmMiddleware.load(wasm, { guestConfig: new TextEncoder().encode(guestConfig) });
   const exchange = new MemoryExchange(request);
   const step = middleware.handleRequest(exchange);
-  if (step.next) middleware.handleResponse(step);
-  return { next: step.next, exchange };
+  // Read before handleResponse, which ends the request: the middleware then reuses `step` for its next one.
+  const next = step.next;
+  if (next) middleware.handleResponse(step);
+  return { next, exchange };
 }
 
 test('routes a request carrying the tenant header under /tenants/<tenant>', async () => {
