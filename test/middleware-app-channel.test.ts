@@ -110,6 +110,32 @@ describe('app pipeline around the app channel', () => {
     assert.deepEqual(outcomes, [{ err: failure, res: null }]);
   });
 
+  it('requests in flight at once keep their own state, answered in any order, one aborted, and later ones too', async () => {
+    const channel = new ScriptedChannel();
+    const pipeline = new PipelinedAppChannel(new MiddlewareChain([await stage(chainStage, 'a'), await stage(chainStage, 'b')]), channel);
+    const results = [recorder(), recorder(), recorder(), recorder()];
+    const send = (i: number): PendingAppRequest =>
+      pipeline.request({ method: 'GET', path: `/r${i}`, headers: [], body: null }, results[i]!.onDone);
+    send(0);
+    send(1).abort();
+    send(2);
+    const answer = (call: number, text: string): void =>
+      channel.calls[call]!.onDone(null, { status: 200, headers: ['X-App', text], body: Buffer.from(text) });
+    answer(2, 'two');
+    answer(0, 'zero');
+    send(3);
+    answer(3, 'three');
+    assert.deepEqual(channel.calls.map((call) => call.req.path), ['/r0', '/r1', '/r2', '/r3']);
+    for (const call of channel.calls) assert.deepEqual(header(call.req.headers, 'x-chain'), ['ab']);
+    assert.deepEqual(results[1]!.outcomes, [], 'the aborted request never answers');
+    for (const [i, text] of [[0, 'zero'], [2, 'two'], [3, 'three']] as const) {
+      const { res } = results[i]!.outcomes[0]!;
+      assert.equal(res!.body.toString(), text);
+      assert.deepEqual(header(res!.headers, 'x-app'), [text]);
+      assert.deepEqual(header(res!.headers, 'x-chain'), ['ba']);
+    }
+  });
+
   it('an aborted request never answers, whether the app or a stage would have', async () => {
     const channel = new ScriptedChannel();
     const passing = new PipelinedAppChannel(new MiddlewareChain([await stage(chainStage, 'a')]), channel);

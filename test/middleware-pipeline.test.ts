@@ -14,6 +14,7 @@ import type { ComponentSpec } from './support/resources.js';
 import type { SidecarProcess } from './support/sidecar.js';
 import { HTTPExtension_Verb, InvokeResponseSchema } from '../gen/proto/dapr/proto/common/v1/common_pb.js';
 import { formatRemoteAddress } from '../proxy/http/remote-address.js';
+import { PipelineExchange } from '../proxy/middleware/exchange.js';
 import { InvokeServiceRequestSchema } from '../gen/proto/dapr/proto/runtime/v1/invoke_pb.js';
 
 const workspace = new PipelineWorkspace();
@@ -229,6 +230,40 @@ describe('API pipeline: the client address from its bytes', () => {
       assert.equal(formatRemoteAddress(documentation6), '[2001:0db8:0000:0000:0000:0000:abcd:000f]:0');
       assert.equal(formatRemoteAddress(Uint8Array.from([127, 0, 0, 1])), '127.0.0.1:0');
     }
+  });
+});
+
+describe('pipelines: the answer as stages see it', () => {
+  class TestExchange extends PipelineExchange {
+    readonly sourceAddr = '';
+  }
+  const answer = ['Content-Type', 'text/plain', 'X-App', 'yes'];
+  const exchange = (): TestExchange => new TestExchange('GET', '/', [], new Uint8Array(0));
+  const values = (headers: PipelineExchange['responseHeaders'], name: string): string[] => {
+    const out: string[] = [];
+    return out.slice(0, headers.collectValues(name, out));
+  };
+
+  it('goes out as the handler gave it when no stage touched it, even after a stage read it', () => {
+    const untouched = exchange();
+    untouched.takeAnswer(200, answer, new Uint8Array(0));
+    assert.equal(untouched.answerHeaders(), answer, 'the same list, not a copy');
+
+    const readEarly = exchange();
+    assert.deepEqual(values(readEarly.responseHeaders, 'x-app'), [], 'nothing to read before the answer');
+    readEarly.takeAnswer(200, answer, new Uint8Array(0));
+    assert.deepEqual(values(readEarly.responseHeaders, 'x-app'), ['yes'], 'names read lower-case after it');
+    assert.equal(readEarly.answerHeaders(), answer);
+  });
+
+  it('keeps what a stage set before the answer unless the handler sent the same name', () => {
+    const early = exchange();
+    early.responseHeaders.set('x-early', 'kept');
+    early.responseHeaders.set('x-app', 'replaced by the handler');
+    early.takeAnswer(201, answer, new Uint8Array(0));
+    assert.deepEqual(values(early.responseHeaders, 'x-early'), ['kept']);
+    assert.deepEqual(values(early.responseHeaders, 'x-app'), ['yes']);
+    assert.deepEqual(early.answerHeaders(), ['content-type', 'text/plain', 'x-app', 'yes', 'x-early', 'kept']);
   });
 });
 

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import type { Logger, LogLevel } from '../proxy/runtime/logger.js';
 import {
   Feature,
+  HeaderOverlay,
   MemoryExchange,
   WasmGuestError,
   WasmLoadError,
@@ -201,6 +202,46 @@ describe('wasm host: headers', () => {
       assert.match(err.message, /trailers are not supported/);
       return true;
     });
+  });
+});
+
+describe('wasm host: the header overlay', () => {
+  const snapshot = ['host', 'a', 'x-multi', 'one', 'x-multi', 'two', 'x-gone', 'bye', 'x-set', 'old'];
+  const values = (overlay: HeaderOverlay, name: string): string[] => {
+    const out: string[] = [];
+    return out.slice(0, overlay.collectValues(name, out));
+  };
+  const names = (overlay: HeaderOverlay): string[] => {
+    const out: string[] = [];
+    return out.slice(0, overlay.collectNames(out));
+  };
+
+  test('set, add and remove in any order: one value, several, none', () => {
+    const overlay = new HeaderOverlay(snapshot);
+    assert.equal(overlay.modified, false);
+    overlay.set('x-set', 'new');
+    overlay.add('x-set', 'newer'); // add after set: both values
+    overlay.add('x-multi', 'three'); // add over the snapshot's values
+    overlay.add('x-multi', 'four');
+    overlay.remove('x-gone');
+    overlay.add('x-gone', 'back'); // add after remove: only the new value
+    overlay.set('x-new', 'fresh');
+    overlay.remove('x-new'); // set then remove: gone
+    overlay.add('x-added', 'first');
+    overlay.set('x-added', 'only'); // set after add: one value
+    assert.equal(overlay.modified, true);
+    assert.deepEqual(values(overlay, 'x-set'), ['new', 'newer']);
+    assert.deepEqual(values(overlay, 'x-multi'), ['one', 'two', 'three', 'four']);
+    assert.deepEqual(values(overlay, 'x-gone'), ['back']);
+    assert.deepEqual(values(overlay, 'x-new'), []);
+    assert.deepEqual(values(overlay, 'x-added'), ['only']);
+    assert.deepEqual(values(overlay, 'host'), ['a']);
+    assert.deepEqual(names(overlay), ['host', 'x-multi', 'x-gone', 'x-set', 'x-added']);
+    assert.deepEqual(overlay.toFlat(), [
+      'host', 'a', 'x-multi', 'one', 'x-multi', 'two', 'x-multi', 'three', 'x-multi', 'four',
+      'x-gone', 'back', 'x-set', 'new', 'x-set', 'newer', 'x-added', 'only',
+    ]);
+    assert.deepEqual(snapshot, ['host', 'a', 'x-multi', 'one', 'x-multi', 'two', 'x-gone', 'bye', 'x-set', 'old'], 'the snapshot is never written');
   });
 });
 
