@@ -42,11 +42,13 @@ describe('app pipeline around the app channel', () => {
   let chainStage: Uint8Array;
   let passStage: Uint8Array;
   let refusingStage: Uint8Array;
+  let earlyHeaderStage: Uint8Array;
   before(async () => {
-    [chainStage, passStage, refusingStage] = await Promise.all([
+    [chainStage, passStage, refusingStage, earlyHeaderStage] = await Promise.all([
       compileFixture('pipeline/chain.wat'),
       compileFixture('pipeline/pass.wat'),
       compileFixture('short-circuit.wat'),
+      compileFixture('pipeline/early-header.wat'),
     ]);
   });
 
@@ -84,6 +86,38 @@ describe('app pipeline around the app channel', () => {
     channel.calls[0]!.onDone(null, answer);
     assert.equal(outcomes[0]!.res!.headers, answer.headers);
     assert.equal(outcomes[0]!.res!.body, answer.body);
+  });
+
+  it('with stages that leave the response alone, the app\'s own answer, error and abort pass straight through', async () => {
+    const channel = new ScriptedChannel();
+    const pipeline = new PipelinedAppChannel(new MiddlewareChain([await stage(passStage, 'p'), await stage(passStage, 'q')]), channel);
+    const answered = recorder();
+    pipeline.request({ method: 'GET', path: '/answered', headers: [], body: null }, answered.onDone);
+    const answer = { status: 404, headers: ['X-App', '1'], body: Buffer.from('no') };
+    channel.calls[0]!.onDone(null, answer);
+    assert.equal(answered.outcomes[0]!.res, answer, 'the very answer the app gave');
+
+    const failed = recorder();
+    pipeline.request({ method: 'GET', path: '/failed', headers: [], body: null }, failed.onDone);
+    const failure = new AppChannelError('connect', 'cannot connect to app: ECONNREFUSED');
+    channel.calls[1]!.onDone(failure, null);
+    assert.deepEqual(failed.outcomes, [{ err: failure, res: null }]);
+
+    pipeline.request({ method: 'GET', path: '/aborted', headers: [], body: null }, recorder().onDone).abort();
+    assert.equal(channel.calls[2]!.aborted, true);
+  });
+
+  it('a response header a stage set before passing the request on is added to the app\'s answer', async () => {
+    const channel = new ScriptedChannel();
+    const pipeline = new PipelinedAppChannel(new MiddlewareChain([await stage(passStage, 'p'), await stage(earlyHeaderStage, 'e')]), channel);
+    const { outcomes, onDone } = recorder();
+    pipeline.request({ method: 'GET', path: '/early', headers: [], body: null }, onDone);
+    channel.calls[0]!.onDone(null, { status: 202, headers: ['X-App', '1'], body: Buffer.from('ok') });
+    const { res } = outcomes[0]!;
+    assert.equal(res!.status, 202);
+    assert.deepEqual(header(res!.headers, 'x-early'), ['kept']);
+    assert.deepEqual(header(res!.headers, 'x-app'), ['1']);
+    assert.equal(res!.body.toString(), 'ok');
   });
 
   it('answers a request a stage refused after request() returned, without calling the app', async () => {

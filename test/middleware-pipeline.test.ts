@@ -629,6 +629,56 @@ describe('API pipeline: chain order', () => {
   });
 });
 
+describe('API pipeline: stages that leave the response alone', () => {
+  // Stages whose handle_response is empty have nothing to do once the request passed them: the pipeline lets
+  // them go before the handler runs and sends its answer as it comes, unless a stage set response headers early.
+  let app: TestApp;
+  let sidecar: SidecarProcess;
+  let appId: string;
+  let early: SidecarProcess;
+  let earlyId: string;
+  let mixed: SidecarProcess;
+  let mixedId: string;
+  before(async () => {
+    app = await newApp();
+    const [pass, earlyHeader, chain] = await Promise.all([guest('pipeline/pass.wat'), guest('pipeline/early-header.wat'), guest('pipeline/chain.wat')]);
+    [{ sidecar, appId }, { sidecar: early, appId: earlyId }, { sidecar: mixed, appId: mixedId }] = await Promise.all([
+      apiPipelineSidecar('quiet', app, [wasmStage('quiet-1', pass), wasmStage('quiet-2', pass)]),
+      apiPipelineSidecar('early', app, [wasmStage('early-pass', pass), wasmStage('early-header', earlyHeader)]),
+      apiPipelineSidecar('mixed', app, [wasmStage('mixed-chain', chain, { guestConfig: 'A' }), wasmStage('mixed-pass', pass)]),
+    ]);
+  });
+
+  it('the answer reaches the client as the app gave it, request after request', async () => {
+    for (let i = 0; i < 20; i++) {
+      const body = `echo ${i} ${'x'.repeat(i * 100)}`;
+      const res = await http(sidecar.url(`/v1.0/invoke/${appId}/method/quiet/${i}`), { method: 'POST', body, headers: { 'content-type': 'text/x-test' } });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.toString(), body);
+      assert.equal(res.headers['content-type'], 'text/x-test');
+    }
+    const missing = await http(sidecar.url(`/v1.0/invoke/${appId}/method/status/404`));
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.toString(), 'not here');
+    const sidecarError = await http(sidecar.url('/v1.0/state/no-such-store/key'));
+    assertDaprError(sidecarError, 500, 'ERR_STATE_STORE_NOT_CONFIGURED', /not configured/);
+  });
+
+  it('a response header a stage set before passing the request on is still added to the answer', async () => {
+    const res = await http(early.url(`/v1.0/invoke/${earlyId}/method/status/418`));
+    assert.equal(res.status, 418);
+    assert.equal(res.body.toString(), 'not here');
+    assert.equal(res.headers['x-early'], 'kept');
+  });
+
+  it('one stage that handles responses is enough for the answer to come back through the chain', async () => {
+    const res = await http(mixed.url(`/v1.0/invoke/${mixedId}/method/mixed`), { headers: { 'x-chain': '>' } });
+    assert.equal(res.status, 200);
+    assert.equal(received(app, '/mixed')[0]?.headers['x-chain'], '>A');
+    assert.equal(res.headers['x-chain'], 'A');
+  });
+});
+
 describe('app pipeline', () => {
   const topic = `orders-${process.pid}`;
   let app: TestApp;

@@ -19,6 +19,7 @@ import {
   type WasmMiddlewareOptions,
 } from '../middleware-wasm/host/index.js';
 import { countLen, GuestMemory } from '../middleware-wasm/host/guest-memory.js';
+import { compileGuest } from '../middleware-wasm/host/guest-module.js';
 import { eventually } from './support/eventually.js';
 import { tempDir } from './support/sidecar.js';
 import { watCompiler, type WatCompiler } from './support/wat.js';
@@ -750,6 +751,47 @@ describe('wasm host: WASI', () => {
     const wall = Number(c.readBigUInt64LE(0) / 1_000_000n);
     assert.ok(Math.abs(wall - Date.now()) < 60_000, 'the real wall clock');
     assert.notDeepEqual(c.subarray(24), d.subarray(24), 'real randomness');
+  });
+});
+
+describe('wasm host: a handle_response that does nothing', () => {
+  const handleRequest = '(func (export "handle_request") (result i64) (i64.const 1))';
+  const module = (body: string): string => `(module (memory (export "memory") 1) ${body})`;
+  const handlesResponses = async (text: string, bytes = wat(text)): Promise<boolean> => (await compileGuest(bytes, 'scan')).handlesResponses;
+
+  test('is found empty from the module\'s code, whatever comes before it', async () => {
+    assert.equal(await handlesResponses(module(`${handleRequest} (func (export "handle_response") (param i32 i32))`)), false);
+    assert.equal(await handlesResponses(module(`${handleRequest} (func (export "handle_response") (param i32 i32) (local i64 f32) (local externref))`)), false, 'locals alone do nothing');
+    assert.equal(await handlesResponses(module(`${handleRequest} (func (export "handle_response") (param i32 i32) nop)`)), true);
+    assert.equal(await handlesResponses(module(`${handleRequest} (func (export "handle_response") (param i32 i32) (drop (local.get 0)))`)), true);
+    // Imported functions come first in the index space: the export's index points past them into the code.
+    const imports = `(import "http_handler" "get_uri" (func (param i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))`;
+    const emptyHelper = '(func $helper)';
+    assert.equal(await handlesResponses(`(module ${imports} (memory (export "memory") 1) ${emptyHelper} ${handleRequest} (func (export "handle_response") (param i32 i32) (call $helper)))`), true);
+    assert.equal(await handlesResponses(`(module ${imports} (memory (export "memory") 1) (func $busy (drop (i32.const 1))) ${handleRequest} (func (export "handle_response") (param i32 i32)))`), false);
+    // A host function exported as the handler is not the guest's code: it counts as doing something.
+    assert.equal(await handlesResponses('(module (import "http_handler" "set_uri" (func $set_uri (param i32 i32))) (memory (export "memory") 1) ' + `${handleRequest} (export "handle_response" (func $set_uri)))`), true);
+    // Sections after the code section (names, custom data) change nothing.
+    const empty = wat(module(`${handleRequest} (func (export "handle_response") (param i32 i32))`));
+    const custom = Uint8Array.from([0, 6, 4, ...Buffer.from('note'), 1]);
+    assert.equal(await handlesResponses('', Uint8Array.from([...empty, ...custom])), false);
+  });
+
+  test('a request through such a guest still ends, and a reload to a guest with a response handler takes effect', async () => {
+    const middleware = await WasmMiddleware.load(fixture('pipeline/pass.wat'), { name: 'quiet', logger: recordingLogger() });
+    const first = middleware.handleRequest(new MemoryExchange());
+    assert.equal(first.instance.handlesResponses, false);
+    middleware.handleResponse(first);
+    assert.equal(first.finished, true);
+    assert.equal(middleware.handleRequest(new MemoryExchange()), first, 'the ended request serves the next one');
+
+    await middleware.reload(fixture('stamp.wat', { VERSION: 'b' }));
+    const exchange = new MemoryExchange();
+    const stamped = middleware.handleRequest(exchange);
+    assert.equal(stamped.instance.handlesResponses, true);
+    middleware.handleResponse(stamped);
+    assert.deepEqual(valuesOf(exchange.responseHeaders.toFlat(), 'x-version'), ['b']);
   });
 });
 

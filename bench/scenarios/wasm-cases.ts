@@ -51,11 +51,11 @@ async function prepareCases(guests: BenchGuests): Promise<BenchCase[]> {
   // Each middleware of a chain has its own instance, as separate entries of a pipeline do.
   const chain = [await load(guests.noop, 'chain-noop'), await load(guests.template, 'chain-template'), await load(guests.responseHeader, 'chain-response-header')];
   return [
-    { name: 'floor', description: 'no-op guest: handle_request (next) + handle_response', chain: new MiddlewareChain([noop]), check: () => undefined },
+    { name: 'floor', description: 'no-op guest: handle_request (next); its handle_response is empty, which the host does not call', chain: new MiddlewareChain([noop]), check: () => undefined },
     { name: 'template', description: 'SDK template: header read + URI rewrite + header set', chain: new MiddlewareChain([template]), check: checkTemplate },
     {
       name: 'chain',
-      description: 'no-op -> template -> response header, request and response through all three',
+      description: 'no-op -> template -> response header, request through all three, response through the last (the others\' handle_response is empty)',
       chain: new MiddlewareChain(chain),
       check: (exchange) => {
         checkTemplate(exchange);

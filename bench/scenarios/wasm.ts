@@ -1,7 +1,8 @@
 /**
  * The wasm scenario: the http-wasm middleware host measured in-process, without HTTP. It times ns per request
- * (handle_request + handle_response) for a no-op guest (the host's floor), the SDK's template middleware and a
- * chain of three guests, and the cold start of a guest: compile + instantiate + first request.
+ * (handle_request, then handle_response where the guest's is not empty) for a no-op guest (the host's floor), the
+ * SDK's template middleware and a chain of three guests, and the cold start of a guest: compile + instantiate +
+ * first request.
  *
  * The timed cases run in several processes, one after another. Which functions V8 inlines into which depends on
  * the order its compiler threads finish in, and that order differs from process to process: over 14 processes, one

@@ -3,6 +3,7 @@
 import type { Logger, LogLevel } from '../../proxy/runtime/logger.js';
 import { HOST_MODULE } from './abi.js';
 import { GuestMemory } from './guest-memory.js';
+import type { CompiledGuest } from './guest-module.js';
 import { httpHandlerImports, type HandlerHost } from './http-handler-imports.js';
 import type { HttpExchange } from './exchange.js';
 import { GuestRequest } from './request.js';
@@ -21,6 +22,8 @@ export class GuestInstance implements HandlerHost, WasiHost {
   features = 0;
   /** Set after a trap: the guest's memory may be half-updated, so nothing more runs on this instance. */
   poisoned = false;
+  /** See `CompiledGuest.handlesResponses`: when false, `handleResponse` does not call into the guest. */
+  readonly handlesResponses: boolean;
   private readonly handleRequestExport: () => bigint;
   private readonly handleResponseExport: (reqCtx: number, isError: number) => void;
   private readonly output: WasiOutput;
@@ -31,9 +34,11 @@ export class GuestInstance implements HandlerHost, WasiHost {
 
   /** Instantiates synchronously and runs the guest's `_start` or `_initialize`; throws if either fails. */
   constructor(
-    module: WebAssembly.Module,
+    guest: CompiledGuest,
     private readonly settings: GuestSettings,
   ) {
+    const module = guest.module;
+    this.handlesResponses = guest.handlesResponses;
     const wasi = wasiImports(module, this);
     this.output = wasi.output;
     const instance = new WebAssembly.Instance(module, {
@@ -86,6 +91,7 @@ export class GuestInstance implements HandlerHost, WasiHost {
   }
 
   handleResponse(request: GuestRequest, isError: boolean): void {
+    if (!this.handlesResponses) return;
     this.current = request;
     try {
       this.handleResponseExport(request.reqCtx, isError ? 1 : 0);

@@ -4,7 +4,7 @@
 import { createLogger, type Logger } from '../../proxy/runtime/logger.js';
 import { WasmGuestError } from './errors.js';
 import type { HttpExchange } from './exchange.js';
-import { compileGuest, WasmLoadError } from './guest-module.js';
+import { compileGuest, WasmLoadError, type CompiledGuest } from './guest-module.js';
 import { GuestInstance, type GuestSettings } from './guest-instance.js';
 import type { GuestRequest } from './request.js';
 import { Feature } from './abi.js';
@@ -24,15 +24,15 @@ export interface WasmMiddlewareOptions {
 const EMPTY_CONFIG = new Uint8Array(0);
 
 export class WasmMiddleware {
-  private module: WebAssembly.Module;
+  private guest: CompiledGuest;
   /** Serves new requests; null only while re-instantiation after a fault keeps failing. */
   private active: GuestInstance | null;
   private readonly settings: GuestSettings;
   private readonly maxMemoryBytes: number;
   private swaps = 0;
 
-  private constructor(module: WebAssembly.Module, instance: GuestInstance, settings: GuestSettings, maxMemoryBytes: number) {
-    this.module = module;
+  private constructor(guest: CompiledGuest, instance: GuestInstance, settings: GuestSettings, maxMemoryBytes: number) {
+    this.guest = guest;
     this.active = instance;
     this.settings = settings;
     this.maxMemoryBytes = maxMemoryBytes;
@@ -47,8 +47,8 @@ export class WasmMiddleware {
       strictSandbox: options.strictSandbox ?? false,
       logger: options.logger ?? createLogger(`middleware.wasm.${name}`),
     };
-    const module = await compileGuest(bytes, name);
-    return new WasmMiddleware(module, startGuest(module, settings), settings, options.maxMemoryBytes ?? Number.POSITIVE_INFINITY);
+    const guest = await compileGuest(bytes, name);
+    return new WasmMiddleware(guest, startGuest(guest, settings), settings, options.maxMemoryBytes ?? Number.POSITIVE_INFINITY);
   }
 
   get name(): string {
@@ -111,9 +111,9 @@ export class WasmMiddleware {
    * Throws `WasmLoadError` (or the start-up failure) and keeps the old module when the new one is unusable.
    */
   async reload(bytes: Uint8Array): Promise<void> {
-    const module = await compileGuest(bytes, this.name);
-    const instance = startGuest(module, this.settings);
-    this.module = module;
+    const guest = await compileGuest(bytes, this.name);
+    const instance = startGuest(guest, this.settings);
+    this.guest = guest;
     this.active = instance;
     this.swaps++;
     this.settings.logger.info(`wasm middleware "${this.name}": new module loaded`);
@@ -162,14 +162,14 @@ export class WasmMiddleware {
   }
 
   private instantiate(): GuestInstance {
-    return new GuestInstance(this.module, this.settings);
+    return new GuestInstance(this.guest, this.settings);
   }
 }
 
 /** The first instance of a module: if it cannot start, the module is unusable and loading fails. */
-function startGuest(module: WebAssembly.Module, settings: GuestSettings): GuestInstance {
+function startGuest(guest: CompiledGuest, settings: GuestSettings): GuestInstance {
   try {
-    return new GuestInstance(module, settings);
+    return new GuestInstance(guest, settings);
   } catch (err) {
     throw new WasmLoadError(`wasm middleware "${settings.name}": the guest failed to start: ${(err as Error).message}`, { cause: err });
   }

@@ -68,10 +68,16 @@ export function runApiPipeline(
     exchange.sendTo(reply, false);
     return;
   }
+  const forwarded = exchange.forwardedRequest();
+  if (!exchange.answerGoesThrough(pass)) {
+    pass.leave(false);
+    route(forwarded, reply);
+    return;
+  }
   reply.intercept = (status, headers, body, closeConnection) => {
     exchange.takeAnswer(status, headers ?? [], body === null ? EMPTY_BYTES : typeof body === 'string' ? Buffer.from(body) : body);
     pass.leave(false);
     exchange.sendTo(reply, closeConnection);
   };
-  route(exchange.forwardedRequest(), reply);
+  route(forwarded, reply);
 }

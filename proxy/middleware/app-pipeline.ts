@@ -56,18 +56,24 @@ export class PipelinedAppChannel implements AppChannel {
   request(req: AppRequest, onDone: AppResponseCallback): PendingAppRequest {
     const exchange = new AppExchange(req);
     const pass = this.chain.enter(exchange);
-    const pending = new PipelinedRequest(pass);
     if (!pass.reachedHandler) {
+      const answered = new PipelinedRequest(pass);
       // Callers expect the answer after request() returned, as from the app.
       queueMicrotask(() =>
-        pending.settle(() => {
+        answered.settle(() => {
           pass.leave(false);
           onDone(null, exchange.response());
         }),
       );
-      return pending;
+      return answered;
     }
-    pending.upstream = this.channel.request(exchange.forwardedRequest(), (err, res) =>
+    const forwarded = exchange.forwardedRequest();
+    if (!exchange.answerGoesThrough(pass)) {
+      pass.leave(false);
+      return this.channel.request(forwarded, onDone);
+    }
+    const pending = new PipelinedRequest(pass);
+    pending.upstream = this.channel.request(forwarded, (err, res) =>
       pending.settle(() => {
         if (err !== null) {
           // The stages see the failure as a 500; the caller gets the channel's own error, as without a pipeline.

@@ -48,6 +48,8 @@ export class ChainPass {
   /** From the second stage on, in the first `passedCount - 1` slots. */
   private readonly laterPassed: GuestRequest[];
   private passedCount = 0;
+  /** A stage that passed the request on runs code on the response. */
+  private answerWanted = false;
   private failed = false;
 
   private readonly stages: readonly HttpMiddleware[];
@@ -76,12 +78,22 @@ export class ChainPass {
     this.handlerReached = false;
     this.firstPassed = null;
     this.passedCount = 0;
+    this.answerWanted = false;
     this.failed = false;
     this.descend();
   }
 
   get reachedHandler(): boolean {
     return this.handlerReached;
+  }
+
+  /**
+   * Whether a stage that passed the request on runs code on the response. When none does, `leave` has nothing to
+   * wait for: the caller may leave before running the handler and send its answer as it comes, unless a stage
+   * set response headers to merge into it (see `PipelineExchange.answerGoesThrough`).
+   */
+  get wantsAnswer(): boolean {
+    return this.answerWanted;
   }
 
   /**
@@ -120,6 +132,7 @@ export class ChainPass {
         return;
       }
       if (!request.next) return;
+      if (request.instance.handlesResponses) this.answerWanted = true;
       if (i === 0) this.firstPassed = request;
       else this.laterPassed[i - 1] = request;
       this.passedCount++;

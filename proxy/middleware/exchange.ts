@@ -3,6 +3,7 @@
 
 import { HeaderOverlay, lowerCaseNames } from '../../middleware-wasm/host/headers.js';
 import type { HttpExchange } from '../../middleware-wasm/host/index.js';
+import type { ChainPass } from './chain.js';
 import { rewrittenHeaders } from './rewritten-headers.js';
 
 const NO_HEADERS: readonly string[] = [];
@@ -46,6 +47,16 @@ export abstract class PipelineExchange implements HttpExchange {
   /** The request headers to forward: `original` unless a stage changed them. */
   forwardedHeaders(original: string[]): string[] {
     return this.requestHeaders.modified ? rewrittenHeaders(this.requestHeaders) : original;
+  }
+
+  /**
+   * Whether the handler's answer must come back through the chain (`takeAnswer`, then `pass.leave`): a stage runs
+   * code on responses, or set response headers before passing the request on. Otherwise the pass may be left
+   * before the handler runs, and the answer sent as the handler gives it, without being held and copied.
+   */
+  answerGoesThrough(pass: ChainPass): boolean {
+    const early = this.responseOverlay;
+    return pass.wantsAnswer || (early !== null && early.modified);
   }
 
   /**
