@@ -327,7 +327,8 @@ describe('wasm host: what the host remembers between calls', () => {
     const wasmMemory = new WebAssembly.Memory({ initial: 1 });
     const memory = new GuestMemory(wasmMemory);
     const bytesAt = (at: number, length: number): Uint8Array => new Uint8Array(wasmMemory.buffer, at, length);
-    const previousUris = ['/v1.0/invoke/orders/method/list?page=2', '/v1.0/ab', '/ördérs/1?x=1', '/tiny'];
+    // NUL runs: eight zero bytes read as the double +0, which equals -0 (a 0x80 in the last of them).
+    const previousUris = ['/v1.0/invoke/orders/method/list?page=2', '/v1.0/ab', '/ördérs/1?x=1', '/tiny', `/z${'\0'.repeat(17)}/q`];
     for (const previous of previousUris) {
       const encoded = Buffer.from(previous);
       // Written twice: the second write copies the bytes remembered from the first.
@@ -353,6 +354,11 @@ describe('wasm host: what the host remembers between calls', () => {
         const changed = Buffer.from(`/p${previous}`);
         changed[2 + position] = 0x5f;
         candidates.push(changed);
+        if (encoded[position] === 0) {
+          const signed = Buffer.from(`/p${previous}`);
+          signed[2 + position] = 0x80;
+          candidates.push(signed);
+        }
       }
       for (const candidate of candidates) {
         const at = 1301; // unaligned: words are read at any offset

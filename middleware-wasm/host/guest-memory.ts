@@ -435,9 +435,18 @@ function copyWords(from: DataView, fromAt: number, to: DataView, toAt: number, l
   for (; i < len; i++) to.setUint8(toAt + i, from.getUint8(fromAt + i));
 }
 
-/** How many bytes, up to `max`, end both at `aEnd` in `a` and at `bEnd` in `b`: four at a time, then one by one. */
+/**
+ * How many bytes, up to `max`, end both at `aEnd` in `a` and at `bEnd` in `b`: eight at a time, then four, then one
+ * by one. Eight bytes compare as a double: two equal doubles have the same bits unless they are zeros (+0 equals
+ * -0), and a NaN equals nothing, so a word that reads as zero or NaN is left to the narrower comparisons.
+ */
 function sharedTailLength(a: DataView, aEnd: number, b: DataView, bEnd: number, max: number): number {
   let shared = 0;
+  while (shared + 8 <= max) {
+    const word = b.getFloat64(bEnd - shared - 8, true);
+    if (word === 0 || word !== a.getFloat64(aEnd - shared - 8, true)) break;
+    shared += 8;
+  }
   while (shared + 4 <= max && a.getUint32(aEnd - shared - 4, true) === b.getUint32(bEnd - shared - 4, true)) shared += 4;
   while (shared < max && a.getUint8(aEnd - shared - 1) === b.getUint8(bEnd - shared - 1)) shared++;
   return shared;
