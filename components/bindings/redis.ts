@@ -106,7 +106,7 @@ export class RedisOutputBinding implements OutputBinding {
     try {
       return await command();
     } catch (err) {
-      if (!this.connection.ready) throw this.connection.unavailable(err);
+      if (this.connection.lostBy(err)) throw this.connection.unavailable(err);
       throw err;
     }
   }

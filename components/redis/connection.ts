@@ -92,6 +92,12 @@ function refusesSettings(err: Error): boolean {
 
 const CONNECTION_CLOSED = new Error('the connection was closed');
 
+/** What ioredis says when it cannot write a command because the socket went away. */
+const SOCKET_GONE_MESSAGES: ReadonlySet<string> = new Set([
+  "Stream isn't writeable and enableOfflineQueue options is false",
+  'Connection is closed.',
+]);
+
 interface ReadyWaiter {
   resolve(): void;
   reject(err: Error): void;
@@ -208,6 +214,14 @@ export class RedisConnection {
     if (this.ready) return Promise.resolve();
     if (this.closing) return Promise.reject(this.unavailable());
     return new Promise((resolve, reject) => this.readyWaiters.add({ resolve, reject }));
+  }
+
+  /**
+   * Whether `err`, the failure of a call, comes from a lost connection. ioredis may fail a call on a socket that has
+   * closed before it reports the close (its status still "ready"), with one of its own messages.
+   */
+  lostBy(err: unknown): boolean {
+    return !this.ready || (err instanceof Error && SOCKET_GONE_MESSAGES.has(err.message));
   }
 
   /** Why a call cannot be served; `err` is the failure of a call already sent, when there was one. */

@@ -189,7 +189,7 @@ export class RedisStateStore implements TransactionalStore {
 
   /** Errors from a command that was sent: those caused by a lost connection say so. */
   private failure(err: unknown): Error {
-    if (!this.connection.ready) return this.connection.unavailable(err);
+    if (this.connection.lostBy(err)) return this.connection.unavailable(err);
     return err instanceof Error ? err : new Error(String(err));
   }
 
