@@ -756,7 +756,26 @@ describe('wasm host: WASI', () => {
     const [c, d] = [await run(false), await run(false)];
     const wall = Number(c.readBigUInt64LE(0) / 1_000_000n);
     assert.ok(Math.abs(wall - Date.now()) < 60_000, 'the real wall clock');
+    const monotonic = c.readBigUInt64LE(8);
+    assert.ok(monotonic <= process.hrtime.bigint() && monotonic > process.hrtime.bigint() - 60_000_000_000n, 'the process monotonic clock');
+    assert.ok(c.readBigUInt64LE(16) >= monotonic);
     assert.notDeepEqual(c.subarray(24), d.subarray(24), 'real randomness');
+  });
+
+  test('clock values are written as the exact u64 of seconds and nanoseconds, up to 2^32 seconds', () => {
+    const wasmMemory = new WebAssembly.Memory({ initial: 1 });
+    const memory = new GuestMemory(wasmMemory);
+    const view = Buffer.from(wasmMemory.buffer);
+    const at = 13; // unaligned, as a guest's pointer may be
+    const seconds = [0, 1, 0xffff, 0x1_0000, 1_640_995_200, 1_000_000_007, 0xffff_fffe, 0xffff_ffff];
+    const nanos = [0, 1, 999_999, 123_456_789, 999_999_999];
+    for (let i = 0; i < 200; i++) seconds.push(Math.floor(Math.random() * 0x1_0000_0000));
+    for (const s of seconds) {
+      for (const n of nanos) {
+        memory.setNanoseconds(at, s, n);
+        assert.equal(view.readBigUInt64LE(at), BigInt(s) * 1_000_000_000n + BigInt(n), `${s} s ${n} ns`);
+      }
+    }
   });
 });
 

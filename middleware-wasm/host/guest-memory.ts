@@ -254,8 +254,18 @@ export class GuestMemory {
     this.checkRange(ptr >>> 0, 4, 'pointer').writeUInt32LE(value >>> 0, ptr >>> 0);
   }
 
-  setU64(ptr: number, value: bigint): void {
-    this.checkRange(ptr >>> 0, 8, 'pointer').writeBigUInt64LE(value, ptr >>> 0);
+  /**
+   * Writes `seconds * 1e9 + nanos` as a u64 in number arithmetic: a BigInt costs an allocation and its writing
+   * several more. Exact for `seconds` below 2^32 and `nanos` below 1e9.
+   */
+  setNanoseconds(ptr: number, seconds: number, nanos: number): void {
+    const at = ptr >>> 0;
+    const view = this.checkRange(at, 8, 'pointer');
+    // With seconds split at 2^16 every product stays below 2^53, where doubles hold integers exactly.
+    const upper = Math.floor(seconds / 0x1_0000) * 1e9;
+    const lower = (upper % 0x1_0000) * 0x1_0000 + (seconds % 0x1_0000) * 1e9 + nanos;
+    view.writeUInt32LE(lower % 0x1_0000_0000, at);
+    view.writeUInt32LE(Math.floor(upper / 0x1_0000) + Math.floor(lower / 0x1_0000_0000), at + 4);
   }
 }
 

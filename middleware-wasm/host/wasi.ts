@@ -11,10 +11,11 @@ export const WASI_MODULE = 'wasi_snapshot_preview1';
 const Errno = { success: 0, badf: 8, inval: 28, nosys: 52, spipe: 70 } as const;
 const Clock = { realtime: 0, monotonic: 1, processCputime: 2, threadCputime: 3 } as const;
 const FILETYPE_CHARACTER_DEVICE = 2;
-/** The wall clock a strict sandbox shows: 2022-01-01T00:00:00Z, in nanoseconds. */
-const SANDBOX_EPOCH_NS = 1_640_995_200_000_000_000n;
-/** Each read of a strict sandbox's monotonic clock advances it by this much, so loops that wait still progress. */
-const SANDBOX_TICK_NS = 1_000_000n;
+/** The wall clock a strict sandbox shows: 2022-01-01T00:00:00Z, in seconds. */
+const SANDBOX_EPOCH_SECONDS = 1_640_995_200;
+/** Each read of a strict sandbox's monotonic clock advances it by a millisecond, so loops that wait still progress. */
+const NANOS_PER_MILLI = 1_000_000;
+const CLOCK_RESOLUTION_NS = 1000;
 const SANDBOX_RANDOM_SEED = 0x9e3779b9;
 
 /** Thrown by `proc_exit` to unwind the guest; `_start` ending with code 0 is how TinyGo guests finish main. */
@@ -68,25 +69,27 @@ export function wasiImports(
   host: WasiHost,
 ): { imports: Record<string, (...args: never[]) => number | void>; output: WasiOutput } {
   const output = new WasiOutput(host);
-  let monotonicNs = 0n;
+  let sandboxMillis = 0;
   let randomState = SANDBOX_RANDOM_SEED;
-  const now = (clockId: number): bigint | null => {
+  /** Writes clock `clockId`'s time at `ptr`; false for a clock WASI does not define. */
+  const writeTime = (clockId: number, ptr: number): boolean => {
+    if (clockId > Clock.threadCputime) return false;
+    const memory = host.memory;
     if (host.strictSandbox) {
-      if (clockId === Clock.realtime) return SANDBOX_EPOCH_NS;
-      if (clockId > Clock.threadCputime) return null;
-      monotonicNs += SANDBOX_TICK_NS;
-      return monotonicNs;
+      if (clockId === Clock.realtime) {
+        memory.setNanoseconds(ptr, SANDBOX_EPOCH_SECONDS, 0);
+      } else {
+        sandboxMillis++;
+        memory.setNanoseconds(ptr, Math.floor(sandboxMillis / 1000), (sandboxMillis % 1000) * NANOS_PER_MILLI);
+      }
+    } else if (clockId === Clock.realtime) {
+      const millis = Date.now();
+      memory.setNanoseconds(ptr, Math.floor(millis / 1000), (millis % 1000) * NANOS_PER_MILLI);
+    } else {
+      const [seconds, nanos] = process.hrtime();
+      memory.setNanoseconds(ptr, seconds, nanos);
     }
-    switch (clockId) {
-      case Clock.realtime:
-        return BigInt(Date.now()) * 1_000_000n;
-      case Clock.monotonic:
-      case Clock.processCputime:
-      case Clock.threadCputime:
-        return process.hrtime.bigint();
-      default:
-        return null;
-    }
+    return true;
   };
 
   const implemented: Record<string, (...args: never[]) => number | void> = {
@@ -123,14 +126,11 @@ export function wasiImports(
     fd_prestat_get: (): number => Errno.badf,
     fd_prestat_dir_name: (): number => Errno.badf,
     clock_time_get(clockId: number, _precision: bigint, time: number): number {
-      const value = now(clockId);
-      if (value === null) return Errno.inval;
-      host.memory.setU64(time, value);
-      return Errno.success;
+      return writeTime(clockId, time) ? Errno.success : Errno.inval;
     },
     clock_res_get(clockId: number, resolution: number): number {
       if (clockId > Clock.threadCputime) return Errno.inval;
-      host.memory.setU64(resolution, 1000n);
+      host.memory.setNanoseconds(resolution, 0, CLOCK_RESOLUTION_NS);
       return Errno.success;
     },
     random_get(buf: number, len: number): number {

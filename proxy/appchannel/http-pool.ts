@@ -3,7 +3,7 @@
 
 import net from 'node:net';
 import { AppChannelError, type AppChannelErrorKind } from './errors.js';
-import { buildRequestHead } from './request-head.js';
+import { COALESCED_BODY_BYTES, encodeRequestHead } from './request-head.js';
 import { PARSE_COMPLETE, PARSE_INCOMPLETE, ResponseParser } from './response-parser.js';
 
 export { AppChannelError, type AppChannelErrorKind } from './errors.js';
@@ -58,14 +58,14 @@ const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_IDLE_SOCKETS = 256;
 /** Kept below an idle lifetime the server announced, so a request is never sent into its close. */
 const KEEP_ALIVE_HINT_MARGIN_MS = 1000;
-/** Bodies up to this size go out in one buffer with the head: one write, one syscall. */
-const COALESCED_BODY_BYTES = 16 * 1024;
 /** Timers may fire this early relative to performance.now(). */
 const TIMER_SLACK_MS = 1;
 
 // Every socket reads into this one buffer: reads are delivered one at a time on this thread and the
 // parser copies out whatever it keeps before the next read can happen.
 const readBuffer = Buffer.allocUnsafe(64 * 1024);
+
+const NO_HEAD = Buffer.alloc(0);
 
 // Exchange states. REJECTING: its failure is decided and the callback is still to come (abort cancels it).
 const QUEUED = 0;
@@ -86,7 +86,8 @@ class Exchange implements PendingAppRequest {
   constructor(
     readonly pool: PoolCore,
     readonly req: AppRequest,
-    readonly head: string,
+    /** The request line and headers, followed by the body unless it is larger than COALESCED_BODY_BYTES. */
+    readonly head: Buffer,
     readonly onDone: AppResponseCallback,
   ) {}
 
@@ -129,14 +130,8 @@ class Connection {
     this.parser.reset(req.method === 'HEAD', this.pool.maxResponseBytes);
     const socket = this.socket;
     const body = req.body;
-    if (body === null || body.length === 0) {
+    if (body === null || body.length <= COALESCED_BODY_BYTES) {
       socket.write(head);
-    } else if (body.length <= COALESCED_BODY_BYTES) {
-      const headBytes = Buffer.byteLength(head);
-      const out = Buffer.allocUnsafe(headBytes + body.length);
-      out.write(head, 0, headBytes);
-      out.set(body, headBytes);
-      socket.write(out);
     } else {
       socket.cork();
       socket.write(head);
@@ -226,8 +221,8 @@ class PoolCore {
   }
 
   request(req: AppRequest, onDone: AppResponseCallback): PendingAppRequest {
-    const head = buildRequestHead(req, this.hostHeader);
-    const ex = new Exchange(this, req, head ?? '', onDone);
+    const head = encodeRequestHead(req, this.hostHeader);
+    const ex = new Exchange(this, req, head ?? NO_HEAD, onDone);
     if (head === null || this.closing) {
       ex.state = REJECTING;
       const err = this.closing

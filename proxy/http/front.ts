@@ -4,7 +4,6 @@ import { errors } from '../runtime/errors.js';
 import type { MiddlewareChain } from '../middleware/chain.js';
 import { runApiPipeline } from '../middleware/api-pipeline.js';
 import { ApiReply } from './reply.js';
-import { formatRemoteAddress } from './remote-address.js';
 import { ApiRequest, EMPTY_BODY } from './request.js';
 import type { RouteHandler, Router } from './router.js';
 import { loadNativeUws } from './uws.js';
@@ -34,13 +33,15 @@ export class HttpFront {
   private listenSocket: us_listen_socket | null = null;
   private inFlight = 0;
   private drained: (() => void) | null = null;
-  private readonly pipeline: MiddlewareChain | null;
+  /** Runs a request through `spec.httpPipeline`, then routes it; null when the pipeline names no middleware. */
+  private readonly runPipeline: RouteHandler | null;
 
   constructor(
     private readonly router: Router,
     private readonly options: HttpFrontOptions,
   ) {
-    this.pipeline = options.pipeline ?? null;
+    const pipeline = options.pipeline ?? null;
+    this.runPipeline = pipeline === null ? null : (request, reply) => runApiPipeline(pipeline, request, reply, this.routeAndRun);
     this.app = uws.App().any('/*', (res, req) => this.dispatch(res, req));
   }
 
@@ -102,14 +103,7 @@ export class HttpFront {
       reply.error(errors.bodyTooLarge(this.options.maxBodyBytes), true);
       return;
     }
-    const pipeline = this.pipeline;
-    if (pipeline === null) {
-      this.readBody(res, request, reply, expected, this.route(request));
-      return;
-    }
-    // The guests run before the reply is sent, while `res` is still valid to read the address from.
-    const readSourceAddr = (): string => formatRemoteAddress(new Uint8Array(res.getRemoteAddress()));
-    this.readBody(res, request, reply, expected, (piped, pipedReply) => runApiPipeline(pipeline, piped, pipedReply, readSourceAddr, this.routeAndRun));
+    this.readBody(res, request, reply, expected, this.runPipeline ?? this.route(request));
   }
 
   /** The handler for a request, with its route parameters stored on it. */

@@ -1,5 +1,6 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import { asDaprError, type DaprError } from '../runtime/errors.js';
+import { formatRemoteAddress } from './remote-address.js';
 import { statusLine } from './status-lines.js';
 
 const JSON_HEADERS: readonly string[] = ['content-type', 'application/json'];
@@ -67,6 +68,14 @@ export class ApiReply {
       }
       this.finish();
     });
+  }
+
+  /**
+   * The client's address as http-wasm's `get_source_addr` gives it. Read from the connection, so only while the
+   * request is being handled in the call that delivered it, before any answer: the API chain's case.
+   */
+  clientAddress(): string {
+    return formatRemoteAddress(new Uint8Array(this.res.getRemoteAddress()));
   }
 
   json(status: number, value: unknown): void {

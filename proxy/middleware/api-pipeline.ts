@@ -14,7 +14,7 @@ class ApiExchange extends PipelineExchange {
 
   constructor(
     private readonly request: ApiRequest,
-    private readonly readSourceAddr: () => string,
+    private readonly reply: ApiReply,
   ) {
     const uri = request.query === '' ? request.url : request.url + '?' + request.query;
     super(request.method, uri, request.headers, request.body);
@@ -23,7 +23,7 @@ class ApiExchange extends PipelineExchange {
 
   /** Read from the connection only for a guest that asks: it costs a native call and two allocations. */
   get sourceAddr(): string {
-    return (this.address ??= this.readSourceAddr());
+    return (this.address ??= this.reply.clientAddress());
   }
 
   /** The request for the router: the original one unless a stage changed the method, URI or headers. */
@@ -52,16 +52,10 @@ class ApiExchange extends PipelineExchange {
 
 /**
  * Runs one API request through `chain`, then through `route` (routing and the API handler) unless a stage answered.
- * `readSourceAddr` gives the client's address for `get_source_addr`; it is called while the request is in the chain.
+ * Called as the request's body completes, so that the client's address can still be read from the connection.
  */
-export function runApiPipeline(
-  chain: MiddlewareChain,
-  request: ApiRequest,
-  reply: ApiReply,
-  readSourceAddr: () => string,
-  route: RouteHandler,
-): void {
-  const exchange = new ApiExchange(request, readSourceAddr);
+export function runApiPipeline(chain: MiddlewareChain, request: ApiRequest, reply: ApiReply, route: RouteHandler): void {
+  const exchange = new ApiExchange(request, reply);
   const pass = chain.enter(exchange);
   if (!pass.reachedHandler) {
     pass.leave(false);
