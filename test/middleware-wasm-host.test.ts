@@ -762,6 +762,32 @@ describe('wasm host: WASI', () => {
     assert.notDeepEqual(c.subarray(24), d.subarray(24), 'real randomness');
   });
 
+  test('a clock id WASI does not define, large or past the top bit, is EINVAL and leaves memory alone', async () => {
+    const probe = wat(`(module
+      (import "wasi_snapshot_preview1" "clock_time_get" (func $time (param i32 i64 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "clock_res_get" (func $res (param i32 i32) (result i32)))
+      (import "http_handler" "write_body" (func $write_body (param i32 i32 i32)))
+      (memory (export "memory") 1)
+      (func (export "handle_request") (result i64)
+        (i32.store8 (i32.const 0) (call $time (i32.const 4) (i64.const 1) (i32.const 16)))
+        (i32.store8 (i32.const 1) (call $time (i32.const -1) (i64.const 1) (i32.const 16)))
+        (i32.store8 (i32.const 2) (call $res (i32.const 4) (i32.const 16)))
+        (i32.store8 (i32.const 3) (call $res (i32.const -2147483648) (i32.const 16)))
+        (i32.store8 (i32.const 4) (call $time (i32.const 1) (i64.const 1) (i32.const 8)))
+        (call $write_body (i32.const 1) (i32.const 0) (i32.const 24))
+        (i64.const 0))
+      (func (export "handle_response") (param i32 i32)))`);
+    for (const strictSandbox of [false, true]) {
+      const middleware = await WasmMiddleware.load(probe, { strictSandbox });
+      const ex = new MemoryExchange();
+      middleware.handleRequest(ex);
+      const body = Buffer.from(ex.responseBody);
+      assert.deepEqual([...body.subarray(0, 5)], [28, 28, 28, 28, 0], `errno values, strictSandbox ${strictSandbox}`);
+      assert.ok(body.readBigUInt64LE(8) > 0n, 'a defined clock still answers');
+      assert.equal(body.readBigUInt64LE(16), 0n, 'nothing written for an undefined clock');
+    }
+  });
+
   test('clock values are written as the exact u64 of seconds and nanoseconds, up to 2^32 seconds', () => {
     const wasmMemory = new WebAssembly.Memory({ initial: 1 });
     const memory = new GuestMemory(wasmMemory);

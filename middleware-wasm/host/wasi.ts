@@ -73,7 +73,8 @@ export function wasiImports(
   let randomState = SANDBOX_RANDOM_SEED;
   /** Writes clock `clockId`'s time at `ptr`; false for a clock WASI does not define. */
   const writeTime = (clockId: number, ptr: number): boolean => {
-    if (clockId > Clock.threadCputime) return false;
+    // An i32 from the guest: ids from 2^31 up arrive negative, and are as undefined as any above threadCputime.
+    if (clockId >>> 0 > Clock.threadCputime) return false;
     const memory = host.memory;
     if (host.strictSandbox) {
       if (clockId === Clock.realtime) {
@@ -129,7 +130,7 @@ export function wasiImports(
       return writeTime(clockId, time) ? Errno.success : Errno.inval;
     },
     clock_res_get(clockId: number, resolution: number): number {
-      if (clockId > Clock.threadCputime) return Errno.inval;
+      if (clockId >>> 0 > Clock.threadCputime) return Errno.inval;
       host.memory.setNanoseconds(resolution, 0, CLOCK_RESOLUTION_NS);
       return Errno.success;
     },
